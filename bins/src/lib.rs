@@ -1,0 +1,1 @@
+//! Shared wiring for the lava-rs binaries (`lava-master`, `lava-slave`, `lava-admin`).
