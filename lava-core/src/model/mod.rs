@@ -4,6 +4,10 @@
 //! the PostgreSQL store and the Python bindings use them as they are. Names are LAVA's own,
 //! as its UI and API print them.
 
+pub mod transitions;
+
+pub use transitions::{Changes, ErrorType};
+
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -220,6 +224,19 @@ pub struct Job {
     pub failure_comment: Option<String>,
     /// Whether anyone may see it.
     pub is_public: bool,
+}
+
+impl Job {
+    /// Whether this is a multinode sub-job that needs no device of its own (a "dynamic
+    /// connection", e.g. an ssh guest): it follows its host role's job.
+    pub fn is_dynamic_connection(&self) -> bool {
+        self.multinode.is_some() && self.requested_device_type.is_none()
+    }
+
+    /// The multinode group id, if the job belongs to one.
+    pub fn target_group(&self) -> Option<&str> {
+        self.multinode.as_ref().map(|m| m.group.as_str())
+    }
 }
 
 /// A device (`Device`).
