@@ -44,11 +44,12 @@
 //!
 //! # Traps of protocol.md §9 and where they are handled
 //!
-//! Tests named `trap_NN_…` in `lava-core/tests/sim_traps.rs` cover #3, #5, #7, #11, #12,
-//! #14, #15, #16, #17, #18, #19, #20, #22, #23, #27, #29, #31, #32, #33 (see there). The others do not apply to
-//! the machines:
-//! #1 is the transport's (handover) beyond the suspicion above; #2, #4, #8, #9, #10 are
-//! socket behaviour (the machines tolerate any loss, which the simulation tests);
+//! Tests named `trap_NN_…` in `lava-core/tests/sim_traps.rs` cover #1, #3, #5, #7, #11, #12,
+//! #14, #15, #16, #17, #18 (with #33: an END whose errors are not UTF-8 is refused by the
+//! codec and never acked), #19, #20, #22, #23, #27, #29, #31 and #32; `sim_network.rs` covers
+//! #2 (every loss is recovered). The others do not apply to the machines:
+//! #1 beyond the suspicion above is the transport's (handover); #4, #8, #9, #10 are socket
+//! behaviour;
 //! #6 and #13 are decoding (the codec; malformed frames reach [`Master::handle_malformed`]);
 //! #21 is the scheduler's (multinode sub-jobs must be added with their worker);
 //! #24, #25, #28 are history (END is always re-sent; crash = empty description; raw text);
