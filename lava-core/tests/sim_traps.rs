@@ -419,7 +419,7 @@ fn trap_12_messages_before_hello_ok_are_dropped_and_start_comes_again() {
     }
     world.submit(77, 0, payload(77), secs(30));
     world.run_for(secs(200));
-    assert_eq!(world.spawns.get(&(0, 77)), Some(&1));
+    assert_eq!(world.spawns.get(&(0, 77)).map(Vec::len), Some(1));
     assert_eq!(world.store[&77].ends_recorded, 1);
 }
 
@@ -796,7 +796,7 @@ fn trap_22_slave_restart_in_the_simulation_loses_nothing() {
     assert_eq!(common::rows(&world, 0), vec![(1, JobStatus::Running)]);
     world.crash_slave(0, secs(5));
     world.run_for(secs(200));
-    assert_eq!(world.spawns.get(&(0, 1)), Some(&1));
+    assert_eq!(world.spawns.get(&(0, 1)).map(Vec::len), Some(1));
     assert_eq!(world.store[&1].ends_recorded, 1);
     assert!(
         !world.store[&1].crashed,
@@ -1013,4 +1013,120 @@ fn start_ok_from_another_worker_changes_nothing() {
         }]
     ));
     assert!(matches!(m.job_phase(1), Some(JobPhase::Scheduled(_))));
+}
+
+#[test]
+fn restored_canceling_row_keeps_its_escalation_clock() {
+    let t0 = Instant::now();
+    let row = JobRow {
+        id: 4,
+        pid: 400,
+        status: JobStatus::Canceling,
+        prefix: String::new(),
+    };
+    // Canceled 70 s before the restart: TERM again at the first check, KILL 50 s later.
+    let mut s = Slave::restore(SlaveConfig::default(), vec![(row, secs(70))], t0);
+    drain_slave(&mut s);
+    s.handle_timeout(t0);
+    let (events, _) = drain_slave(&mut s);
+    assert!(events.contains(&SEvent::Signal {
+        job_id: 4,
+        pid: 400,
+        signal: Signal::Term
+    }));
+    s.handle_timeout(t0 + secs(50));
+    let (events, _) = drain_slave(&mut s);
+    assert!(events.contains(&SEvent::Signal {
+        job_id: 4,
+        pid: 400,
+        signal: Signal::Kill
+    }));
+}
+
+#[test]
+fn cancel_before_the_pid_is_known_terms_once_it_is_found() {
+    let t0 = Instant::now();
+    let row = JobRow {
+        id: 5,
+        pid: 0,
+        status: JobStatus::Running,
+        prefix: String::new(),
+    };
+    let mut s = Slave::restore(SlaveConfig::default(), vec![(row, secs(1))], t0);
+    s.handle_message(b"master", Message::HelloOk, t0);
+    s.handle_message(b"master", Message::Cancel { job_id: 5 }, t0);
+    let (events, _) = drain_slave(&mut s);
+    assert!(!events.iter().any(|e| matches!(e, SEvent::Signal { .. })));
+    s.handle_timeout(t0);
+    let (events, _) = drain_slave(&mut s);
+    assert!(events.contains(&SEvent::CheckProcess {
+        job_id: 5,
+        pid: None
+    }));
+    s.process_alive(5, 500);
+    let (events, _) = drain_slave(&mut s);
+    assert_eq!(
+        events,
+        vec![
+            SEvent::SaveJob(JobRow {
+                id: 5,
+                pid: 500,
+                status: JobStatus::Canceling,
+                prefix: String::new()
+            }),
+            SEvent::Signal {
+                job_id: 5,
+                pid: 500,
+                signal: Signal::Term
+            }
+        ]
+    );
+}
+
+#[test]
+fn cancel_while_spawning_terms_as_soon_as_spawned() {
+    let t0 = Instant::now();
+    let mut s = connected_slave(t0);
+    s.handle_message(b"master", start(6), t0);
+    s.handle_message(b"master", Message::Cancel { job_id: 6 }, t0);
+    drain_slave(&mut s);
+    s.spawned(6, Ok(600), t0);
+    let (events, _) = drain_slave(&mut s);
+    assert!(events.contains(&SEvent::Signal {
+        job_id: 6,
+        pid: 600,
+        signal: Signal::Term
+    }));
+}
+
+#[test]
+fn finished_by_the_log_sink_before_end_still_records_the_end_once() {
+    let t0 = Instant::now();
+    let mut m = online_master(t0);
+    m.add_job(7, W, JobPhase::Running, false, t0).unwrap();
+    m.finish_job(7).unwrap();
+    assert_eq!(m.job_phase(7), Some(&JobPhase::Finished));
+    m.handle_message(&peer(), end(7, b"xz"), t0 + secs(1));
+    let (events, sent) = drain_master(&mut m);
+    assert!(matches!(events[..], [MEvent::JobEnded { job_id: 7, .. }]));
+    assert_eq!(actions(&sent), ["END_OK"]);
+    assert_eq!(m.job_phase(7), None);
+}
+
+#[test]
+fn trap_14_slave_does_not_rerun_a_job_it_saw_end_ok_for() {
+    let t0 = Instant::now();
+    let mut s = slave_running(t0, 14, 1400);
+    let result = JobResult {
+        errors: String::new(),
+        description: Some(b"xz".to_vec()),
+    };
+    s.process_exited(14, result, t0 + secs(1));
+    s.handle_message(b"master", Message::EndOk { job_id: 14 }, t0 + secs(2));
+    drain_slave(&mut s);
+    // A stale START overtaken by END_OK.
+    s.handle_message(b"master", start(14), t0 + secs(3));
+    let (events, sent) = drain_slave(&mut s);
+    assert!(!events.iter().any(|e| matches!(e, SEvent::Spawn { .. })));
+    assert_eq!(sent, vec![end(14, b"")]);
 }

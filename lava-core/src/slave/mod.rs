@@ -36,6 +36,11 @@
 //! * A spawn failure is reported in END's errors (LAVA 2020.05 crashes on it, §9 #32).
 //! * END_OK for a job that is not FINISHED is ignored (LAVA deletes the row of a running job).
 //!   END_OK for an unknown job removes nothing: with no row there is no prefix to trust.
+//! * A START for a job that this process already ran and saw END_OK for (the last
+//!   [`ACKNOWLEDGED_MEMORY`] ids) is not run again: it is answered like a STATUS for an
+//!   unknown job (`END id "" ""`). Over one ZeroMQ connection a START sent before the END
+//!   was processed always arrives before END_OK, so this only matters when messages are
+//!   reordered (the simulation does) — the master's side of trap §9 #14 is the real guard.
 //! * The cancel escalation, END re-sends and liveness checks are those of LAVA (TERM, TERM
 //!   after 60 s, KILL after 120 s, each repeated at every 5 s check).
 //!
@@ -53,6 +58,9 @@ use std::time::{Duration, Instant};
 use crate::master::{dispatcher_prefix, yaml_kind, StartPayload, YamlKind, LAVA_LOGS};
 use crate::model::JobId;
 use crate::protocol::{FrameError, Message, PROTOCOL_VERSION};
+
+/// How many END_OK'd job ids the slave remembers, to refuse a late START for them.
+pub const ACKNOWLEDGED_MEMORY: usize = 1024;
 
 /// The routing identity of the master, as the slave addresses it.
 pub const MASTER_IDENTITY: &[u8] = b"master";
@@ -242,6 +250,8 @@ pub struct Slave {
     config: SlaveConfig,
     link: Link,
     jobs: BTreeMap<JobId, SlaveJob>,
+    /// Jobs acknowledged by END_OK in this process, oldest first (bounded).
+    acknowledged: VecDeque<JobId>,
     next_check: Instant,
     transmits: VecDeque<Message>,
     events: VecDeque<Event>,
@@ -287,6 +297,7 @@ impl Slave {
             },
             config,
             jobs,
+            acknowledged: VecDeque::new(),
             next_check: now,
             transmits: VecDeque::from([hello]),
             events: VecDeque::new(),
@@ -491,8 +502,17 @@ impl Slave {
             return;
         };
         if job.row.status != JobStatus::Finished && job.row.pid != pid {
+            let first_sight = job.row.pid == 0;
             job.row.pid = pid;
             self.events.push_back(Event::SaveJob(job.row.clone()));
+            if first_sight && job.row.status == JobStatus::Canceling {
+                // CANCEL came while the pid was unknown (restored pid-0 row): TERM it now.
+                self.events.push_back(Event::Signal {
+                    job_id,
+                    pid,
+                    signal: Signal::Term,
+                });
+            }
         }
     }
 
@@ -569,6 +589,15 @@ impl Slave {
             } else {
                 self.transmits.push_back(Message::StartOk { job_id });
             }
+            return;
+        }
+        if self.acknowledged.contains(&job_id) {
+            // A START overtaken by our END and its END_OK: this job already ran here. Answer
+            // as for an unknown STATUS rather than run it a second time.
+            self.events.push_back(Event::ProtocolError {
+                reason: format!("START for job {job_id}, which already ended here: not run again"),
+            });
+            self.finished_stub(job_id, now);
             return;
         }
         let prefix = dispatcher_prefix(&files.dispatcher);
@@ -673,6 +702,12 @@ impl Slave {
             return;
         }
         if let Some(job) = self.jobs.remove(&job_id) {
+            if !self.acknowledged.contains(&job_id) {
+                if self.acknowledged.len() >= ACKNOWLEDGED_MEMORY {
+                    self.acknowledged.pop_front();
+                }
+                self.acknowledged.push_back(job_id);
+            }
             self.events.push_back(Event::DeleteJob { job_id });
             self.events.push_back(Event::RemoveWorkDir {
                 job_id,

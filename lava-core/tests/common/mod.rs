@@ -57,6 +57,9 @@ pub struct Faults {
     pub lost_final_result: f64,
     /// Chance that spawning lava-run fails.
     pub spawn_failure: f64,
+    /// Each direction of each link delivers in order (like one ZeroMQ/TCP connection);
+    /// otherwise delays reorder messages freely.
+    pub fifo: bool,
 }
 
 impl Faults {
@@ -69,6 +72,7 @@ impl Faults {
             stubborn_lava_run: 0.0,
             lost_final_result: 0.0,
             spawn_failure: 0.0,
+            fifo: true,
         }
     }
 }
@@ -143,13 +147,15 @@ pub struct World {
     pub slaves: Vec<SlaveNode>,
     /// lava-run processes by (slave, job); they outlive slave restarts.
     pub processes: BTreeMap<(usize, JobId), Process>,
-    /// How many times each job was spawned on each slave.
-    pub spawns: BTreeMap<(usize, JobId), u32>,
+    /// The lifetimes of each slave in which each job was spawned there (one entry per spawn).
+    pub spawns: BTreeMap<(usize, JobId), Vec<u32>>,
     /// Every message delivered, for scripted assertions: (time, from, to, message).
     pub trace: Vec<(Instant, Node, Node, Message)>,
     pub master_events: Vec<master::Event>,
     pub slave_events: Vec<(usize, slave::Event)>,
     in_flight: Vec<Packet>,
+    /// Last delivery time per link direction (for FIFO links).
+    link_clock: BTreeMap<(Node, Node), Instant>,
     seq: u64,
     next_pid: u32,
     /// Job durations chosen at submission.
@@ -186,6 +192,7 @@ impl World {
             master_events: Vec::new(),
             slave_events: Vec::new(),
             in_flight: Vec::new(),
+            link_clock: BTreeMap::new(),
             seq: 0,
             next_pid: 1000,
             durations: BTreeMap::new(),
@@ -317,9 +324,15 @@ impl World {
             let delay = self
                 .rng
                 .millis(1, self.faults.max_delay.as_millis().max(1) as u64);
+            let mut at = self.now + delay;
+            if self.faults.fifo {
+                let last = self.link_clock.entry((from, to)).or_insert(at);
+                at = at.max(*last);
+                *last = at;
+            }
             self.seq += 1;
             self.in_flight.push(Packet {
-                at: self.now + delay,
+                at,
                 seq: self.seq,
                 to,
                 from,
@@ -427,7 +440,8 @@ impl World {
                 let outcome = if self.rng.chance(self.faults.spawn_failure) {
                     Err("nice: lava-run: No such file or directory".to_owned())
                 } else {
-                    *self.spawns.entry((i, job_id)).or_default() += 1;
+                    let lifetime = self.slaves[i].lifetimes;
+                    self.spawns.entry((i, job_id)).or_default().push(lifetime);
                     let pid = self.next_pid;
                     self.next_pid += 1;
                     let duration = self
