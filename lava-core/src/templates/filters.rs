@@ -1,0 +1,465 @@
+//! The filters LAVA's environment registers, and Jinja2 builtins whose results differ from
+//! minijinja's where Python's `str()` shows through (`string`, `join`, `indent`).
+
+use minijinja::value::{Kwargs, Value, ValueKind};
+use minijinja::{Error, ErrorKind, State};
+
+use super::python;
+
+/// Architectures whose QEMU machine has an IDE controller (LAVA's `X86_ARCHS`).
+const X86_ARCHS: [&str; 3] = ["amd64", "x86_64", "i386"];
+
+/// `shlex_quote`: Python's `shlex.quote`. Falsy values give `''` (Python tests `if not s`
+/// first); other non-strings are a type error, as in Python.
+pub(crate) fn shlex_quote(value: &Value) -> Result<String, Error> {
+    if !value.is_true() {
+        return Ok("''".to_owned());
+    }
+    let Some(text) = value.as_str() else {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!(
+                "shlex_quote expects a string, got {}",
+                python::to_str(value)
+            ),
+        ));
+    };
+    let safe = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
+    if text.chars().all(safe) {
+        return Ok(text.to_owned());
+    }
+    Ok(format!("'{}'", text.replace('\'', "'\"'\"'")))
+}
+
+/// `qemu_guest_fs_interface(arch, guestfs_interface)`: the interface the admin or job chose,
+/// else `ide` on x86 (the only PC machines with an IDE controller), else `virtio`.
+pub(crate) fn qemu_guest_fs_interface(arch: &Value, guestfs_interface: Option<Value>) -> Value {
+    match guestfs_interface {
+        Some(chosen) if chosen.is_true() => chosen,
+        _ => {
+            let x86 = arch.as_str().is_some_and(|arch| X86_ARCHS.contains(&arch));
+            Value::from(if x86 { "ide" } else { "virtio" })
+        }
+    }
+}
+
+/// `string`: Python's `str(value)`; undefined gives an empty string.
+pub(crate) fn string(value: &Value) -> String {
+    python::to_str(value)
+}
+
+/// `join(d='', attribute=None)`: Python's `str(d).join(map(str, value))`.
+pub(crate) fn join(
+    state: &State,
+    value: &Value,
+    separator: Option<Value>,
+    kwargs: Kwargs,
+) -> Result<String, Error> {
+    let separator = match separator {
+        Some(separator) => Some(separator),
+        None => kwargs.get::<Option<Value>>("d")?,
+    };
+    let attribute: Option<Value> = kwargs.get("attribute")?;
+    kwargs.assert_all_used()?;
+    let separator = separator.map(|s| python::to_str(&s)).unwrap_or_default();
+    if value.is_none() {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "join: 'NoneType' object is not iterable",
+        ));
+    }
+    let mut out = String::new();
+    for (i, item) in value.try_iter()?.enumerate() {
+        if i > 0 {
+            out.push_str(&separator);
+        }
+        let item = match &attribute {
+            Some(attribute) => lookup_attribute(&item, attribute)?,
+            None => item,
+        };
+        python::write_str(&mut out, &item);
+        state.consume_fuel(1)?;
+    }
+    Ok(out)
+}
+
+/// Jinja2's attribute lookup for `join(attribute=…)`: dotted paths, integer parts index.
+fn lookup_attribute(item: &Value, attribute: &Value) -> Result<Value, Error> {
+    if attribute.is_integer() {
+        return item.get_item(attribute);
+    }
+    let mut current = item.clone();
+    for part in python::to_str(attribute).split('.') {
+        current = match part.parse::<i64>() {
+            Ok(index) => current.get_item(&Value::from(index))?,
+            Err(_) => current.get_attr(part)?,
+        };
+    }
+    Ok(current)
+}
+
+/// `indent(width=4, first=False, blank=False)` as Jinja2 3.x writes it: a newline is
+/// appended before splitting, so a trailing newline survives, and lines are split the way
+/// Python's `str.splitlines` does. `width` may be a string used as the indentation.
+pub(crate) fn indent(
+    value: &Value,
+    width: Option<Value>,
+    first: Option<bool>,
+    blank: Option<bool>,
+    kwargs: Kwargs,
+) -> Result<String, Error> {
+    let width = match width {
+        Some(width) => Some(width),
+        None => kwargs.get::<Option<Value>>("width")?,
+    };
+    let first = match first {
+        Some(first) => first,
+        None => kwargs.get::<Option<bool>>("first")?.unwrap_or(false),
+    };
+    let blank = match blank {
+        Some(blank) => blank,
+        None => kwargs.get::<Option<bool>>("blank")?.unwrap_or(false),
+    };
+    kwargs.assert_all_used()?;
+    let indention = match width {
+        None => "    ".to_owned(),
+        Some(width) => match width.as_str() {
+            Some(text) => text.to_owned(),
+            None => {
+                let count = width.as_i64().ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::InvalidOperation,
+                        "indent: width must be a number",
+                    )
+                })?;
+                " ".repeat(usize::try_from(count).unwrap_or(0).min(4096))
+            }
+        },
+    };
+    let Some(text) = value.as_str() else {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!(
+                "indent: can only indent a string, got {}",
+                describe_kind(value)
+            ),
+        ));
+    };
+    let mut text = text.to_owned();
+    text.push('\n');
+    let lines = python_splitlines(&text);
+    let mut out = String::with_capacity(text.len() + indention.len() * lines.len());
+    if blank {
+        for (i, line) in lines.iter().enumerate() {
+            if i > 0 {
+                out.push('\n');
+                out.push_str(&indention);
+            }
+            out.push_str(line);
+        }
+    } else {
+        let mut lines = lines.iter();
+        out.push_str(lines.next().copied().unwrap_or_default());
+        for line in lines {
+            out.push('\n');
+            if !line.is_empty() {
+                out.push_str(&indention);
+            }
+            out.push_str(line);
+        }
+    }
+    if first {
+        out.insert_str(0, &indention);
+    }
+    Ok(out)
+}
+
+fn describe_kind(value: &Value) -> String {
+    match value.kind() {
+        ValueKind::Undefined => "an undefined value".to_owned(),
+        kind => format!("a {kind}"),
+    }
+}
+
+/// Python's `str.splitlines()`: every Unicode line boundary, `\r\n` as one, no final empty
+/// part.
+pub(crate) fn python_splitlines(text: &str) -> Vec<&str> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let is_break = matches!(
+            c,
+            '\n' | '\r'
+                | '\u{b}'
+                | '\u{c}'
+                | '\u{1c}'
+                | '\u{1d}'
+                | '\u{1e}'
+                | '\u{85}'
+                | '\u{2028}'
+                | '\u{2029}'
+        );
+        if is_break {
+            lines.push(&text[start..i]);
+            let mut end = i + c.len_utf8();
+            if c == '\r' {
+                if let Some((_, '\n')) = chars.peek() {
+                    chars.next();
+                    end += 1;
+                }
+            }
+            start = end;
+        }
+    }
+    if start < text.len() {
+        lines.push(&text[start..]);
+    }
+    lines
+}
+
+/// `yaml_quote`: the value as PyYAML's C `SafeDumper` writes it with `default_style='"'`,
+/// flow style and no line width: strings double-quoted with every non-ASCII or non-printable
+/// character escaped, other scalars as `! "…"`, lists `[…]`, mappings `{…}` with keys
+/// sorted when they compare.
+pub(crate) fn yaml_quote(value: &Value) -> Result<String, Error> {
+    let mut out = String::new();
+    write_yaml(&mut out, value, 0)?;
+    Ok(out)
+}
+
+/// Deep nesting is refused before it can exhaust the stack.
+const MAX_YAML_DEPTH: usize = 256;
+
+fn write_yaml(out: &mut String, value: &Value, depth: usize) -> Result<(), Error> {
+    if depth > MAX_YAML_DEPTH {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "yaml_quote: value nested too deeply",
+        ));
+    }
+    match value.kind() {
+        ValueKind::String => write_yaml_string(out, value.as_str().unwrap_or_default()),
+        ValueKind::None => out.push_str("! \"null\""),
+        ValueKind::Bool => out.push_str(if value.is_true() {
+            "! \"true\""
+        } else {
+            "! \"false\""
+        }),
+        ValueKind::Number => {
+            out.push_str("! \"");
+            if value.is_integer() {
+                out.push_str(&value.to_string());
+            } else {
+                let float = f64::try_from(value.clone()).unwrap_or(f64::NAN);
+                write_yaml_float(out, float);
+            }
+            out.push('"');
+        }
+        ValueKind::Seq | ValueKind::Iterable => {
+            out.push('[');
+            for (i, item) in value.try_iter()?.enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_yaml(out, &item, depth + 1)?;
+            }
+            out.push(']');
+        }
+        ValueKind::Map => {
+            let mut keys: Vec<Value> = value.try_iter()?.collect();
+            sort_like_python(&mut keys);
+            out.push('{');
+            for (i, key) in keys.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_yaml(out, key, depth + 1)?;
+                out.push_str(": ");
+                write_yaml(out, &value.get_item(key)?, depth + 1)?;
+            }
+            out.push('}');
+        }
+        _ => {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("yaml_quote: cannot represent {}", describe_kind(value)),
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// Python's `sorted()` on mapping keys, which PyYAML tries and abandons (keeping insertion
+/// order) when two keys do not compare: strings compare with strings, numbers and
+/// booleans with each other.
+fn sort_like_python(keys: &mut [Value]) {
+    let all_strings = keys.iter().all(|k| k.kind() == ValueKind::String);
+    let all_numbers = keys
+        .iter()
+        .all(|k| matches!(k.kind(), ValueKind::Number | ValueKind::Bool));
+    if all_strings {
+        // Python compares code points; UTF-8 byte order is the same order.
+        keys.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+    } else if all_numbers {
+        let as_f64 = |v: &Value| -> f64 {
+            if v.kind() == ValueKind::Bool {
+                f64::from(u8::from(v.is_true()))
+            } else {
+                f64::try_from(v.clone()).unwrap_or(f64::NAN)
+            }
+        };
+        keys.sort_by(|a, b| {
+            as_f64(a)
+                .partial_cmp(&as_f64(b))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+    }
+}
+
+/// PyYAML's float representer: `repr(float).lower()`, with `.0` added to a bare mantissa
+/// before the exponent; `.inf`, `-.inf`, `.nan` for the non-finite values.
+fn write_yaml_float(out: &mut String, float: f64) {
+    if float.is_nan() {
+        out.push_str(".nan");
+    } else if float.is_infinite() {
+        out.push_str(if float > 0.0 { ".inf" } else { "-.inf" });
+    } else {
+        let mut repr = String::new();
+        python::write_float(&mut repr, float);
+        if !repr.contains('.') && repr.contains('e') {
+            repr = repr.replacen('e', ".0e", 1);
+        }
+        out.push_str(&repr);
+    }
+}
+
+/// libyaml's double-quoted scalar with `allow_unicode` off.
+fn write_yaml_string(out: &mut String, text: &str) {
+    use std::fmt::Write;
+    out.push('"');
+    for c in text.chars() {
+        let escape = match c {
+            '\0' => Some("\\0"),
+            '\u{7}' => Some("\\a"),
+            '\u{8}' => Some("\\b"),
+            '\t' => Some("\\t"),
+            '\n' => Some("\\n"),
+            '\u{b}' => Some("\\v"),
+            '\u{c}' => Some("\\f"),
+            '\r' => Some("\\r"),
+            '\u{1b}' => Some("\\e"),
+            '"' => Some("\\\""),
+            '\\' => Some("\\\\"),
+            '\u{85}' => Some("\\N"),
+            '\u{a0}' => Some("\\_"),
+            '\u{2028}' => Some("\\L"),
+            '\u{2029}' => Some("\\P"),
+            _ => None,
+        };
+        match escape {
+            Some(escape) => out.push_str(escape),
+            None if (' '..='~').contains(&c) => out.push(c),
+            None => {
+                let code = c as u32;
+                let _ = if code <= 0xff {
+                    write!(out, "\\x{code:02X}")
+                } else if code <= 0xffff {
+                    write!(out, "\\u{code:04X}")
+                } else {
+                    write!(out, "\\U{code:08X}")
+                };
+            }
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quote(text: &str) -> String {
+        shlex_quote(&Value::from(text)).unwrap_or_else(|e| e.to_string())
+    }
+
+    #[test]
+    fn shlex_quote_matches_python() {
+        assert_eq!(quote(""), "''");
+        assert_eq!(quote("/dev/ttyUSB0"), "/dev/ttyUSB0");
+        assert_eq!(quote("a=b,c:d@e%f+g"), "a=b,c:d@e%f+g");
+        assert_eq!(quote("two words"), "'two words'");
+        assert_eq!(quote("it's"), "'it'\"'\"'s'");
+        assert_eq!(quote("é"), "'é'");
+        assert_eq!(shlex_quote(&Value::UNDEFINED).ok().as_deref(), Some("''"));
+        assert_eq!(shlex_quote(&Value::from(0)).ok().as_deref(), Some("''"));
+        assert!(shlex_quote(&Value::from(3)).is_err());
+    }
+
+    #[test]
+    fn qemu_guest_fs_interface_prefers_the_choice_then_the_architecture() {
+        let pick = |arch: &str, chosen: Option<&str>| {
+            qemu_guest_fs_interface(&Value::from(arch), chosen.map(Value::from)).to_string()
+        };
+        assert_eq!(pick("amd64", None), "ide");
+        assert_eq!(pick("i386", Some("")), "ide");
+        assert_eq!(pick("arm64", None), "virtio");
+        assert_eq!(pick("riscv64", None), "virtio");
+        assert_eq!(pick("amd64", Some("scsi")), "scsi");
+        let undefined_arch = qemu_guest_fs_interface(&Value::UNDEFINED, None);
+        assert_eq!(undefined_arch.as_str(), Some("virtio"));
+    }
+
+    #[test]
+    fn yaml_quote_matches_libyaml_double_quoted_flow() {
+        let q = |v: Value| yaml_quote(&v).unwrap_or_else(|e| e.to_string());
+        assert_eq!(q(Value::from("foo")), "\"foo\"");
+        assert_eq!(q(Value::from("a\"b\\c\td\n")), "\"a\\\"b\\\\c\\td\\n\"");
+        assert_eq!(q(Value::from("ünï")), "\"\\xFCn\\xEF\"");
+        assert_eq!(q(Value::from("\u{2028}\u{85}\u{a0}")), "\"\\L\\N\\_\"");
+        assert_eq!(
+            q(Value::from("\u{1F600}\u{d7ff}")),
+            "\"\\U0001F600\\uD7FF\""
+        );
+        assert_eq!(q(Value::from(3)), "! \"3\"");
+        assert_eq!(q(Value::from(1e20)), "! \"1.0e+20\"");
+        assert_eq!(q(Value::from(f64::INFINITY)), "! \".inf\"");
+        assert_eq!(q(Value::from(true)), "! \"true\"");
+        assert_eq!(q(Value::from(())), "! \"null\"");
+        let nested = Value::from(minijinja::value::Serde(
+            serde_json::json!({"b": 1, "a": ["x", [2]], "c": {}}),
+        ));
+        assert_eq!(
+            q(nested),
+            "{\"a\": [\"x\", [! \"2\"]], \"b\": ! \"1\", \"c\": {}}"
+        );
+        assert!(yaml_quote(&Value::UNDEFINED).is_err());
+    }
+
+    #[test]
+    fn splitlines_follows_python() {
+        assert_eq!(python_splitlines("a\nb\r\nc\rd"), ["a", "b", "c", "d"]);
+        assert_eq!(python_splitlines("a\n"), ["a"]);
+        assert_eq!(python_splitlines("a\n\n"), ["a", ""]);
+        assert_eq!(python_splitlines("a\u{2028}b\u{c}c"), ["a", "b", "c"]);
+        assert!(python_splitlines("").is_empty());
+    }
+
+    #[test]
+    fn indent_keeps_the_trailing_newline_like_jinja2() {
+        let ind = |text: &str, first: bool, blank: bool| {
+            indent(
+                &Value::from(text),
+                Some(Value::from(2)),
+                Some(first),
+                Some(blank),
+                Kwargs::from_iter(std::iter::empty::<(&str, Value)>()),
+            )
+            .unwrap_or_else(|e| e.to_string())
+        };
+        assert_eq!(ind("a\nb\n", false, false), "a\n  b\n");
+        assert_eq!(ind("a\n\nb", false, false), "a\n\n  b");
+        assert_eq!(ind("a\n\nb", true, true), "  a\n  \n  b");
+        assert_eq!(ind("", true, false), "  ");
+    }
+}
