@@ -49,6 +49,15 @@ struct PgConn {
     statements: HashMap<String, Statement>,
 }
 
+impl std::fmt::Debug for PostgresBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("location", &self.location)
+            .field("master", &self.master)
+            .finish()
+    }
+}
+
 /// The production store: a PostgreSQL database.
 pub type PostgresStore = SqlStore<PostgresBackend>;
 

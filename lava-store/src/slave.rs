@@ -247,3 +247,169 @@ fn sqlite(path: &Path, source: rusqlite::Error) -> StoreError {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(dir: &tempfile::TempDir) -> SlaveJobTable {
+        SlaveJobTable::open(dir.path().join("db.sqlite3")).unwrap()
+    }
+
+    fn job(id: i64, status: SlaveJobStatus) -> SlaveJob {
+        SlaveJob {
+            id,
+            pid: 4242,
+            status,
+            last_update: 1_588_334_400,
+            prefix: "lava-".into(),
+        }
+    }
+
+    #[test]
+    fn creates_the_table_as_lava_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = table(&dir);
+        let sql: String = t
+            .conn
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE name = 'jobs'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(
+            format!(
+                "CREATE TABLE IF NOT EXISTS {}",
+                &sql["CREATE TABLE ".len()..]
+            ),
+            CREATE
+        );
+    }
+
+    #[test]
+    fn create_get_update_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = table(&dir);
+        t.create(&job(7, SlaveJobStatus::Running)).unwrap();
+        t.create(&job(3, SlaveJobStatus::Finished)).unwrap();
+        assert!(matches!(
+            t.create(&job(7, SlaveJobStatus::Finished)),
+            Err(StoreError::AlreadyExists(_))
+        ));
+        assert_eq!(t.get(7).unwrap(), Some(job(7, SlaveJobStatus::Running)));
+        t.set_pid(7, 99).unwrap();
+        t.set_status(7, SlaveJobStatus::Canceling, 1_600_000_000)
+            .unwrap();
+        let got = t.get(7).unwrap().unwrap();
+        assert_eq!(
+            (got.pid, got.status, got.last_update),
+            (99, SlaveJobStatus::Canceling, 1_600_000_000)
+        );
+        assert_eq!(
+            t.all().unwrap().iter().map(|j| j.id).collect::<Vec<_>>(),
+            [3, 7]
+        );
+        assert_eq!(
+            t.with_status(SlaveJobStatus::Finished).unwrap(),
+            vec![job(3, SlaveJobStatus::Finished)]
+        );
+        assert!(matches!(
+            t.set_status(8, SlaveJobStatus::Finished, 0),
+            Err(StoreError::NotFound(_))
+        ));
+        t.delete(7).unwrap();
+        t.delete(7).unwrap();
+        assert_eq!(t.get(7).unwrap(), None);
+        drop(t);
+        // Survives reopening.
+        assert_eq!(
+            table(&dir).all().unwrap(),
+            vec![job(3, SlaveJobStatus::Finished)]
+        );
+    }
+
+    #[test]
+    fn reads_rows_written_by_python_lava_slave() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        {
+            // What LAVA's slave does: the same CREATE, and INSERT of str() values.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute(CREATE, []).unwrap();
+            conn.execute(
+                "INSERT INTO jobs VALUES(?, ?, ?, ?, ?)",
+                params!["12", "345", "1", "1588334400", "pfx-"],
+            )
+            .unwrap();
+        }
+        let t = SlaveJobTable::open(&path).unwrap();
+        assert_eq!(
+            t.get(12).unwrap(),
+            Some(SlaveJob {
+                id: 12,
+                pid: 345,
+                status: SlaveJobStatus::Canceling,
+                last_update: 1_588_334_400,
+                prefix: "pfx-".into(),
+            })
+        );
+        // And what we write reads back the way Python's `SELECT *` sees it.
+        t.create(&job(13, SlaveJobStatus::Running)).unwrap();
+        let conn = Connection::open(&path).unwrap();
+        let row: (i64, i64, i64, i64, String) = conn
+            .query_row("SELECT * FROM jobs WHERE id=?", ["13"], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .unwrap();
+        assert_eq!(row, (13, 4242, 0, 1_588_334_400, "lava-".to_owned()));
+    }
+
+    #[test]
+    fn adds_prefix_to_an_old_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute(
+                "CREATE TABLE jobs(id INTEGER PRIMARY KEY, pid INTEGER, status INTEGER, last_update INTEGER)",
+                [],
+            )
+            .unwrap();
+            conn.execute("INSERT INTO jobs VALUES(1, 10, 2, 5)", [])
+                .unwrap();
+        }
+        let t = SlaveJobTable::open(&path).unwrap();
+        let old = t.get(1).unwrap().unwrap();
+        assert_eq!(old.prefix, "");
+        assert_eq!(old.status, SlaveJobStatus::Finished);
+        drop(t);
+        // Opening again does not try to add it twice.
+        assert!(SlaveJobTable::open(&path).is_ok());
+    }
+
+    #[test]
+    fn unknown_status_is_an_error_naming_the_job() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = table(&dir);
+        t.conn
+            .execute("INSERT INTO jobs VALUES(5, 1, 9, 0, '')", [])
+            .unwrap();
+        let err = t.get(5).unwrap_err();
+        assert!(
+            err.to_string().contains("job 5 has unknown status 9"),
+            "{err}"
+        );
+        assert!(t.all().is_err());
+    }
+
+    #[test]
+    fn a_corrupt_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        std::fs::write(&path, vec![0x5a; 4096]).unwrap();
+        let err = SlaveJobTable::open(&path).unwrap_err();
+        assert!(matches!(err, StoreError::NotAStore { .. }), "{err}");
+        assert!(err.to_string().contains("db.sqlite3"), "{err}");
+    }
+}

@@ -23,6 +23,15 @@ pub struct SqliteBackend {
     lock: Option<MasterLock>,
 }
 
+impl std::fmt::Debug for SqliteBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("location", &self.location)
+            .field("master", &self.lock.is_some())
+            .finish()
+    }
+}
+
 /// The embedded store: a single SQLite file.
 pub type SqliteStore = SqlStore<SqliteBackend>;
 

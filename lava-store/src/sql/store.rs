@@ -37,6 +37,12 @@ pub struct SqlStore<B> {
     pub(crate) backend: Arc<B>,
 }
 
+impl<B: std::fmt::Debug> std::fmt::Debug for SqlStore<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.backend.fmt(f)
+    }
+}
+
 impl<B: Backend> SqlStore<B> {
     pub(crate) fn from_backend(backend: B) -> Self {
         SqlStore {
