@@ -354,3 +354,46 @@ fn certificates_from_pyzmq_layout_are_read_and_errors_name_files() {
     .unwrap_err();
     assert!(err.to_string().contains("nope"), "{err}");
 }
+
+#[tokio::test]
+async fn a_slave_queues_at_most_ten_messages() {
+    let endpoint = format!("tcp://127.0.0.1:{}", free_port());
+    let mut slave = connect_slave(&endpoint, "queue.example", &plain(), None).unwrap();
+    for i in 0..15 {
+        slave.send(frames(&["PING", &i.to_string()])).await.unwrap();
+    }
+    let server = ZmqServer::plain();
+    let mut master = server.bind_master(&endpoint, &plain()).unwrap();
+    for i in 0..10 {
+        let (_, got) = within("a queued PING", master.recv()).await.unwrap();
+        assert_eq!(got, frames(&["PING", &i.to_string()]));
+    }
+    // Once connected, a new message is the next one: PINGs 10 to 14 were dropped.
+    let peer = PeerId::from("queue.example");
+    master.send(&peer, frames(&["PONG", "20"])).await.unwrap();
+    within("PONG", slave.recv()).await.unwrap();
+    slave.send(frames(&["after"])).await.unwrap();
+    assert_eq!(within("the next message", master.recv()).await.unwrap().1, frames(&["after"]));
+}
+
+#[tokio::test]
+async fn ipv6_loopback_when_the_host_has_it() {
+    let options = SocketOptions {
+        ipv6: true,
+        socks_proxy: None,
+    };
+    let server = ZmqServer::plain();
+    let mut master = match server.bind_master("tcp://[::1]:0", &options) {
+        Ok(master) => master,
+        Err(error) => {
+            eprintln!("SKIPPED: no IPv6 loopback here ({error})");
+            return;
+        }
+    };
+    let endpoint = master.endpoint().to_owned();
+    assert!(endpoint.starts_with("tcp://[::1]:"), "{endpoint}");
+    let mut slave = connect_slave(&endpoint, "v6.example", &options, None).unwrap();
+    slave.send(frames(&["HELLO", "3"])).await.unwrap();
+    let (peer, got) = within("HELLO over IPv6", master.recv()).await.unwrap();
+    assert_eq!((peer.as_str(), got), (Some("v6.example"), frames(&["HELLO", "3"])));
+}
