@@ -1,0 +1,399 @@
+//! The ZeroMQ transport on 127.0.0.1: LAVA's socket semantics, CURVE and the allow-list.
+//!
+//! Every wait is bounded by `within` (a generous timeout that only fires on a hang); no
+//! test asserts how fast anything happens.
+
+use std::future::Future;
+use std::time::Duration;
+
+use lava_transport::curve::{create_certificates, read_public_key, AuthDecision};
+use lava_transport::zeromq::{
+    connect_log_source, connect_slave, ClientCurve, SocketOptions, ZmqServer,
+};
+use lava_transport::{Frames, LogSink, LogSource, MasterTransport, PeerId, SlaveTransport};
+
+const ANY_PORT: &str = "tcp://127.0.0.1:0";
+
+async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(Duration::from_secs(20), future).await {
+        Ok(value) => value,
+        Err(_) => panic!("timed out waiting for {what}"),
+    }
+}
+
+fn frames(parts: &[&str]) -> Frames {
+    parts.iter().map(|p| p.as_bytes().to_vec()).collect()
+}
+
+fn plain() -> SocketOptions {
+    SocketOptions::default()
+}
+
+/// A port that was free a moment ago, for a master that starts after its slave.
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[tokio::test]
+async fn master_and_slave_exchange_frames() {
+    let server = ZmqServer::plain();
+    let mut master = server.bind_master(ANY_PORT, &plain()).unwrap();
+    let endpoint = master.endpoint().to_owned();
+    assert!(
+        endpoint.starts_with("tcp://127.0.0.1:") && !endpoint.ends_with(":0"),
+        "{endpoint}"
+    );
+
+    let mut slave = connect_slave(&endpoint, "worker-1.example", &plain(), None).unwrap();
+    slave
+        .send(frames(&["HELLO", "3", "2020.05"]))
+        .await
+        .unwrap();
+    let (peer, got) = within("HELLO", master.recv()).await.unwrap();
+    assert_eq!(peer, PeerId::from("worker-1.example"));
+    assert_eq!(got, frames(&["HELLO", "3", "2020.05"]));
+
+    // Empty frames and binary frames pass unchanged (END's description may be empty).
+    master
+        .send(&peer, vec![b"END_OK".to_vec(), Vec::new(), vec![0xff, 0]])
+        .await
+        .unwrap();
+    assert_eq!(
+        within("reply", slave.recv()).await.unwrap(),
+        vec![b"END_OK".to_vec(), Vec::new(), vec![0xff, 0]]
+    );
+
+    // A peer that is not connected: no error, nothing delivered; the socket keeps working.
+    master
+        .send(&PeerId::from("nobody"), frames(&["PONG", "20"]))
+        .await
+        .unwrap();
+    master.send(&peer, frames(&["PONG", "20"])).await.unwrap();
+    assert_eq!(
+        within("PONG", slave.recv()).await.unwrap(),
+        frames(&["PONG", "20"])
+    );
+    master.close().await.unwrap();
+    slave.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_duplicate_identity_takes_over() {
+    let server = ZmqServer::plain();
+    let mut master = server.bind_master(ANY_PORT, &plain()).unwrap();
+    let endpoint = master.endpoint().to_owned();
+
+    let mut first = connect_slave(&endpoint, "dup.example", &plain(), None).unwrap();
+    first.send(frames(&["HELLO", "first"])).await.unwrap();
+    assert_eq!(
+        within("first HELLO", master.recv()).await.unwrap().1,
+        frames(&["HELLO", "first"])
+    );
+
+    let mut second = connect_slave(&endpoint, "dup.example", &plain(), None).unwrap();
+    second.send(frames(&["HELLO", "second"])).await.unwrap();
+    let (peer, got) = within("second HELLO", master.recv()).await.unwrap();
+    assert_eq!(got, frames(&["HELLO", "second"]));
+
+    // The routing entry now points at the second connection (without handover libzmq
+    // would have refused it and kept the first).
+    master.send(&peer, frames(&["HELLO_OK"])).await.unwrap();
+    assert_eq!(
+        within("HELLO_OK", second.recv()).await.unwrap(),
+        frames(&["HELLO_OK"])
+    );
+    drop(first);
+}
+
+#[tokio::test]
+async fn a_slave_queues_messages_until_the_master_exists() {
+    let endpoint = format!("tcp://127.0.0.1:{}", free_port());
+    let mut slave = connect_slave(&endpoint, "early.example", &plain(), None).unwrap();
+    slave.send(frames(&["HELLO", "3"])).await.unwrap();
+    slave.send(frames(&["HELLO_RETRY", "3"])).await.unwrap();
+
+    let server = ZmqServer::plain();
+    let mut master = server.bind_master(&endpoint, &plain()).unwrap();
+    let (peer, got) = within("queued HELLO", master.recv()).await.unwrap();
+    assert_eq!(
+        (peer.as_str(), got),
+        (Some("early.example"), frames(&["HELLO", "3"]))
+    );
+    assert_eq!(
+        within("queued retry", master.recv()).await.unwrap().1,
+        frames(&["HELLO_RETRY", "3"])
+    );
+
+    // A restarted master gets what was sent while it was away.
+    master.close().await.unwrap();
+    drop(master);
+    slave.send(frames(&["PING"])).await.unwrap();
+    let mut restarted = server.bind_master(&endpoint, &plain()).unwrap();
+    assert_eq!(
+        within("PING after restart", restarted.recv())
+            .await
+            .unwrap()
+            .1,
+        frames(&["PING"])
+    );
+}
+
+#[tokio::test]
+async fn logs_flow_from_push_to_pull_and_close_delivers_everything() {
+    let server = ZmqServer::plain();
+    let mut sink = server.bind_log_sink(ANY_PORT, &plain()).unwrap();
+    let mut source = connect_log_source(sink.endpoint(), &plain(), None).unwrap();
+    let count = 500;
+    for i in 0..count {
+        let line = format!(
+            "{{\"dt\": \"2026-11-25T14:00:00\", \"lvl\": \"info\", \"msg\": \"line {i}\"}}"
+        );
+        source
+            .push(vec![b"42".to_vec(), line.into_bytes()])
+            .await
+            .unwrap();
+    }
+    within("log source close", source.close()).await.unwrap();
+    for i in 0..count {
+        let record = within("log record", sink.recv()).await.unwrap();
+        assert_eq!(record[0], b"42");
+        let line = String::from_utf8(record[1].clone()).unwrap();
+        assert!(line.ends_with(&format!("\"line {i}\"}}")), "{line}");
+    }
+}
+
+#[tokio::test]
+async fn log_records_pushed_before_the_sink_exists_are_delivered() {
+    let endpoint = format!("tcp://127.0.0.1:{}", free_port());
+    let mut source = connect_log_source(&endpoint, &plain(), None).unwrap();
+    source.push(frames(&["7", "early"])).await.unwrap();
+    let closing = tokio::spawn(async move { source.close().await });
+    let server = ZmqServer::plain();
+    let mut sink = server.bind_log_sink(&endpoint, &plain()).unwrap();
+    assert_eq!(
+        within("early record", sink.recv()).await.unwrap(),
+        frames(&["7", "early"])
+    );
+    within("close", closing).await.unwrap().unwrap();
+}
+
+struct Certs {
+    _dir: tempfile::TempDir,
+    master_dir: std::path::PathBuf,
+    slave_dir: std::path::PathBuf,
+}
+
+/// LAVA's layout: master and slave certificates; `allowed.key` copied into the master's
+/// directory (the allow-list), `rogue` left out.
+fn certificates() -> Certs {
+    let dir = tempfile::tempdir().unwrap();
+    let master_dir = dir.path().join("master");
+    let slave_dir = dir.path().join("slave");
+    std::fs::create_dir(&master_dir).unwrap();
+    std::fs::create_dir(&slave_dir).unwrap();
+    create_certificates(&master_dir, "master").unwrap();
+    for name in ["allowed", "rogue"] {
+        create_certificates(&slave_dir, name).unwrap();
+    }
+    std::fs::copy(
+        slave_dir.join("allowed.key"),
+        master_dir.join("allowed.key"),
+    )
+    .unwrap();
+    Certs {
+        _dir: dir,
+        master_dir,
+        slave_dir,
+    }
+}
+
+impl Certs {
+    fn server(&self) -> ZmqServer {
+        ZmqServer::curve(&self.master_dir.join("master.key_secret"), &self.master_dir).unwrap()
+    }
+
+    fn client(&self, name: &str) -> ClientCurve {
+        ClientCurve::from_files(
+            &self.slave_dir.join(format!("{name}.key_secret")),
+            &self.master_dir.join("master.key"),
+        )
+        .unwrap()
+    }
+}
+
+async fn next_decision(
+    decisions: &mut tokio::sync::broadcast::Receiver<AuthDecision>,
+) -> AuthDecision {
+    within("a ZAP decision", decisions.recv()).await.unwrap()
+}
+
+#[tokio::test]
+async fn curve_admits_listed_keys_only_and_reloads_the_list() {
+    let certs = certificates();
+    let server = certs.server();
+    let mut decisions = server.auth_decisions().unwrap();
+    let mut master = server.bind_master(ANY_PORT, &plain()).unwrap();
+    let endpoint = master.endpoint().to_owned();
+
+    let rogue_curve = certs.client("rogue");
+    let mut rogue =
+        connect_slave(&endpoint, "rogue.example", &plain(), Some(&rogue_curve)).unwrap();
+    rogue.send(frames(&["HELLO", "rogue"])).await.unwrap();
+    let refused = next_decision(&mut decisions).await;
+    assert_eq!(
+        (refused.key, refused.accepted),
+        (*rogue_curve.key_pair.public(), false)
+    );
+
+    let allowed_curve = certs.client("allowed");
+    let mut allowed =
+        connect_slave(&endpoint, "allowed.example", &plain(), Some(&allowed_curve)).unwrap();
+    allowed.send(frames(&["HELLO", "allowed"])).await.unwrap();
+    // The rogue's HELLO was sent first and never arrives: the first message is the
+    // allowed slave's.
+    let (peer, got) = within("allowed HELLO", master.recv()).await.unwrap();
+    assert_eq!(
+        (peer.as_str(), got),
+        (Some("allowed.example"), frames(&["HELLO", "allowed"]))
+    );
+    master.send(&peer, frames(&["HELLO_OK"])).await.unwrap();
+    assert_eq!(
+        within("HELLO_OK", allowed.recv()).await.unwrap(),
+        frames(&["HELLO_OK"])
+    );
+
+    // Adding the rogue's certificate admits it from its next handshake on, without
+    // restarting the master. libzmq does not retry a refused handshake, so that next
+    // handshake is a new connection (a restarted slave).
+    std::fs::copy(
+        certs.slave_dir.join("rogue.key"),
+        certs.master_dir.join("rogue.key"),
+    )
+    .unwrap();
+    drop(rogue);
+    let mut rogue =
+        connect_slave(&endpoint, "rogue.example", &plain(), Some(&rogue_curve)).unwrap();
+    rogue.send(frames(&["HELLO", "rogue again"])).await.unwrap();
+    let (peer, got) = within("rogue HELLO after reload", master.recv())
+        .await
+        .unwrap();
+    assert_eq!(
+        (peer.as_str(), got),
+        (Some("rogue.example"), frames(&["HELLO", "rogue again"]))
+    );
+    // The decisions seen: the allowed slave's, then the rogue's accepted one.
+    loop {
+        let decision = next_decision(&mut decisions).await;
+        if decision.key == *rogue_curve.key_pair.public() {
+            assert!(decision.accepted);
+            break;
+        }
+    }
+    drop(rogue);
+}
+
+#[tokio::test]
+async fn curve_log_records_need_an_allowed_key() {
+    let certs = certificates();
+    let server = certs.server();
+    let mut decisions = server.auth_decisions().unwrap();
+    let mut sink = server.bind_log_sink(ANY_PORT, &plain()).unwrap();
+    let endpoint = sink.endpoint().to_owned();
+
+    let rogue_curve = certs.client("rogue");
+    let mut rogue = connect_log_source(&endpoint, &plain(), Some(&rogue_curve)).unwrap();
+    rogue.push(frames(&["1", "from rogue"])).await.unwrap();
+    let refused = next_decision(&mut decisions).await;
+    assert!(!refused.accepted);
+
+    let mut source =
+        connect_log_source(&endpoint, &plain(), Some(&certs.client("allowed"))).unwrap();
+    source.push(frames(&["2", "from allowed"])).await.unwrap();
+    within("close", source.close()).await.unwrap();
+    assert_eq!(
+        within("record", sink.recv()).await.unwrap(),
+        frames(&["2", "from allowed"])
+    );
+    // The rogue source would linger forever: dropping it leaves its thread to the process.
+    drop(rogue);
+}
+
+#[tokio::test]
+async fn a_plain_client_cannot_talk_to_a_curve_master() {
+    let certs = certificates();
+    let server = certs.server();
+    let mut master = server.bind_master(ANY_PORT, &plain()).unwrap();
+    let endpoint = master.endpoint().to_owned();
+    let mut plain_slave = connect_slave(&endpoint, "plain.example", &plain(), None).unwrap();
+    plain_slave.send(frames(&["HELLO", "plain"])).await.unwrap();
+    let mut allowed = connect_slave(
+        &endpoint,
+        "allowed.example",
+        &plain(),
+        Some(&certs.client("allowed")),
+    )
+    .unwrap();
+    allowed.send(frames(&["HELLO", "allowed"])).await.unwrap();
+    let (peer, _) = within("allowed HELLO", master.recv()).await.unwrap();
+    assert_eq!(peer.as_str(), Some("allowed.example"));
+}
+
+#[test]
+fn certificates_from_pyzmq_layout_are_read_and_errors_name_files() {
+    let certs = certificates();
+    let public = read_public_key(&certs.master_dir.join("allowed.key")).unwrap();
+    assert_eq!(&public, certs.client("allowed").key_pair.public());
+    let err =
+        ZmqServer::curve(&certs.master_dir.join("master.key"), &certs.master_dir).unwrap_err();
+    assert!(err.to_string().contains("master.key"), "{err}");
+    let err = ZmqServer::curve(
+        &certs.master_dir.join("master.key_secret"),
+        &certs.master_dir.join("nope"),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("nope"), "{err}");
+}
+
+#[tokio::test]
+async fn a_slave_queues_at_most_ten_messages() {
+    let endpoint = format!("tcp://127.0.0.1:{}", free_port());
+    let mut slave = connect_slave(&endpoint, "queue.example", &plain(), None).unwrap();
+    for i in 0..15 {
+        slave.send(frames(&["PING", &i.to_string()])).await.unwrap();
+    }
+    let server = ZmqServer::plain();
+    let mut master = server.bind_master(&endpoint, &plain()).unwrap();
+    for i in 0..10 {
+        let (_, got) = within("a queued PING", master.recv()).await.unwrap();
+        assert_eq!(got, frames(&["PING", &i.to_string()]));
+    }
+    // Once connected, a new message is the next one: PINGs 10 to 14 were dropped.
+    let peer = PeerId::from("queue.example");
+    master.send(&peer, frames(&["PONG", "20"])).await.unwrap();
+    within("PONG", slave.recv()).await.unwrap();
+    slave.send(frames(&["after"])).await.unwrap();
+    assert_eq!(within("the next message", master.recv()).await.unwrap().1, frames(&["after"]));
+}
+
+#[tokio::test]
+async fn ipv6_loopback_when_the_host_has_it() {
+    let options = SocketOptions {
+        ipv6: true,
+        socks_proxy: None,
+    };
+    let server = ZmqServer::plain();
+    let mut master = match server.bind_master("tcp://[::1]:0", &options) {
+        Ok(master) => master,
+        Err(error) => {
+            eprintln!("SKIPPED: no IPv6 loopback here ({error})");
+            return;
+        }
+    };
+    let endpoint = master.endpoint().to_owned();
+    assert!(endpoint.starts_with("tcp://[::1]:"), "{endpoint}");
+    let mut slave = connect_slave(&endpoint, "v6.example", &options, None).unwrap();
+    slave.send(frames(&["HELLO", "3"])).await.unwrap();
+    let (peer, got) = within("HELLO over IPv6", master.recv()).await.unwrap();
+    assert_eq!((peer.as_str(), got), (Some("v6.example"), frames(&["HELLO", "3"])));
+}
