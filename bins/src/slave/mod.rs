@@ -1,0 +1,3 @@
+//! The slave daemon's I/O: lava-run processes and their work directories.
+
+pub mod lava_run;
