@@ -1,1 +1,7 @@
 //! Shared wiring for the lava-rs binaries (`lava-master`, `lava-slave`, `lava-admin`).
+//!
+//! The core (`lava-core`) decides; this crate does the I/O around it: processes, files,
+//! sockets and the store.
+
+pub mod master;
+pub mod slave;

@@ -1,0 +1,5 @@
+//! The master daemon's I/O: job output files and the per-worker files START carries.
+
+pub mod job_output;
+pub mod options;
+pub mod worker_files;
