@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use common::payload;
 use lava_core::master::{JobPhase, Master, MasterConfig, PeerId};
 use lava_core::model::JobId;
-use lava_core::protocol::{FrameError, Message};
+use lava_core::protocol::{FrameError, FrameFault, Message};
 use lava_core::slave::{Event as SEvent, JobResult, JobRow, JobStatus, Slave, SlaveConfig};
 use proptest::prelude::*;
 
@@ -145,7 +145,7 @@ proptest! {
                 }
                 MasterInput::Malformed(p) => m.handle_malformed(
                     &peer(p),
-                    FrameError { frame: 1, reason: "bad".into() },
+                    FrameError { frame: 1, reason: FrameFault::Empty },
                     now,
                 ),
                 MasterInput::Timeout => m.handle_timeout(now),
@@ -233,7 +233,7 @@ proptest! {
             match input {
                 SlaveInput::Message(msg) => s.handle_message(b"master", msg, now),
                 SlaveInput::Foreign(msg) => s.handle_message(b"lava-logs", msg, now),
-                SlaveInput::Malformed => s.handle_malformed(FrameError { frame: 0, reason: "x".into() }, now),
+                SlaveInput::Malformed => s.handle_malformed(FrameError { frame: 0, reason: FrameFault::Empty }, now),
                 SlaveInput::Timeout => s.handle_timeout(now),
                 SlaveInput::Exited(job, description) => s.process_exited(
                     job,

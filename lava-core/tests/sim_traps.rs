@@ -12,7 +12,7 @@ use lava_core::master::{
     PeerRejection, ProtocolError,
 };
 use lava_core::model::JobId;
-use lava_core::protocol::{FrameError, Message};
+use lava_core::protocol::{Action, FrameError, FrameFault, Message};
 use lava_core::slave::{Event as SEvent, JobResult, JobRow, JobStatus, Signal, Slave, SlaveConfig};
 
 const W: &str = "worker-1";
@@ -545,7 +545,9 @@ fn trap_16_what_marks_the_master_alive() {
     s.handle_malformed(
         FrameError {
             frame: 0,
-            reason: "unknown action FOO".into(),
+            reason: FrameFault::UnknownAction {
+                action: "FOO".into(),
+            },
         },
         t0 + secs(9),
     );
@@ -619,7 +621,11 @@ fn trap_18_end_edge_cases() {
         &peer(),
         FrameError {
             frame: 2,
-            reason: "errors is not UTF-8".into(),
+            reason: FrameFault::NotUtf8 {
+                action: Action::End,
+                field: "errors",
+                valid_up_to: 0,
+            },
         },
         t0,
     );

@@ -373,7 +373,10 @@ async fn a_slave_queues_at_most_ten_messages() {
     master.send(&peer, frames(&["PONG", "20"])).await.unwrap();
     within("PONG", slave.recv()).await.unwrap();
     slave.send(frames(&["after"])).await.unwrap();
-    assert_eq!(within("the next message", master.recv()).await.unwrap().1, frames(&["after"]));
+    assert_eq!(
+        within("the next message", master.recv()).await.unwrap().1,
+        frames(&["after"])
+    );
 }
 
 #[tokio::test]
@@ -395,5 +398,8 @@ async fn ipv6_loopback_when_the_host_has_it() {
     let mut slave = connect_slave(&endpoint, "v6.example", &options, None).unwrap();
     slave.send(frames(&["HELLO", "3"])).await.unwrap();
     let (peer, got) = within("HELLO over IPv6", master.recv()).await.unwrap();
-    assert_eq!((peer.as_str(), got), (Some("v6.example"), frames(&["HELLO", "3"])));
+    assert_eq!(
+        (peer.as_str(), got),
+        (Some("v6.example"), frames(&["HELLO", "3"]))
+    );
 }
