@@ -356,3 +356,34 @@ fn legacy_json_submission_is_kept_but_marked() {
     // parse() accepts pipeline jobs only.
     assert!(parse(text).is_err());
 }
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Text that looks enough like YAML to reach the validator often.
+        #[test]
+        fn any_text_is_accepted_or_refused(
+            text in "([a-z_]{1,12}|-|:|&a|\\*a|<<|\\[|\\]|\\{|\\}|,|'|\"|#|[0-9]{1,4}|yes|off| |\n|  ){0,60}"
+        ) {
+            let _ = lava_core::job::legacy_reason(&text);
+            let _ = parse_submission(&text);
+        }
+
+        #[test]
+        fn damaged_definitions_are_refused_cleanly(cut in 0usize..MULTINODE.len(), insert in "[ :\n\\-\\[{]{0,3}") {
+            let mut text = MULTINODE.to_owned();
+            if text.is_char_boundary(cut) {
+                text.insert_str(cut, &insert);
+            }
+            if let Ok(Submission::Pipeline(def)) = parse_submission(&text) {
+                for sub in split_multinode(&def, "g").unwrap_or_default() {
+                    prop_assert!(yaml::parse(&sub.definition).is_ok(), "{}", sub.definition);
+                }
+            }
+        }
+    }
+}
