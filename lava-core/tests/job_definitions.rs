@@ -154,6 +154,8 @@ fn timeouts_are_checked_against_the_job_timeout() {
 
     let e = refused(&with("").replace("    minutes: 30\n", "    minutes: 0\n"));
     assert_eq!(e.path, "timeouts.job.minutes");
+    let half = with("").replace("    minutes: 30\n", "    minutes: 30.5\n");
+    assert_eq!(parse(&half).unwrap().job_timeout, Duration::from_secs(1830));
 
     let text = MINIMAL.replace("timeouts:\n", "timeouts:\n  connection:\n    hours: 2\n");
     assert_eq!(refused(&text).path, "timeouts.connection");
@@ -188,7 +190,12 @@ fn actions_are_checked() {
     assert_eq!(e.path, "actions");
     let e = refused(&with("context:\n  colour: blue\n"));
     assert_eq!(e.path, "context.colour");
-    assert!(parse(&with("context:\n  arch: arm64\n  memory: 1024\n")).is_ok());
+    assert!(parse(&with(
+        "context:\n  arch: arm64\n  memory: 1024\n  no_kvm: True\n"
+    ))
+    .is_ok());
+    let e = refused(&with("context:\n  extra_options: {a: 1}\n"));
+    assert_eq!(e.path, "context.extra_options");
     assert!(parse(&with("tags: [usb-eth, 4gb]\n"))
         .unwrap()
         .tags
