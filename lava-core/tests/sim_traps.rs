@@ -1130,3 +1130,30 @@ fn trap_14_slave_does_not_rerun_a_job_it_saw_end_ok_for() {
     assert!(!events.iter().any(|e| matches!(e, SEvent::Spawn { .. })));
     assert_eq!(sent, vec![end(14, b"")]);
 }
+
+#[test]
+fn bootstrap_answers_anything_but_hello_ok_with_a_retry() {
+    let t0 = Instant::now();
+    let mut s = Slave::new(SlaveConfig::default(), t0);
+    drain_slave(&mut s);
+    s.handle_malformed(
+        FrameError {
+            frame: 0,
+            reason: "unknown action FOO".into(),
+        },
+        t0 + secs(1),
+    );
+    s.handle_message(b"master", Message::Pong { interval: 20 }, t0 + secs(2));
+    let (_, sent) = drain_slave(&mut s);
+    assert!(matches!(
+        sent[..],
+        [Message::HelloRetry { .. }, Message::HelloRetry { .. }]
+    ));
+    assert!(!s.is_connected());
+    assert_eq!(s.ping_interval(), secs(5), "the PONG was dropped");
+    assert_eq!(
+        s.poll_timeout(),
+        Some(t0 + secs(7)),
+        "the retry timer restarts"
+    );
+}

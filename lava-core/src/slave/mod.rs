@@ -323,10 +323,16 @@ impl Slave {
     }
 
     /// Frames from the master that the codec refused: dropped (LAVA: "Invalid message").
-    pub fn handle_malformed(&mut self, error: FrameError, _now: Instant) {
+    /// During bootstrap it is answered by a HELLO_RETRY, as any message but HELLO_OK is.
+    pub fn handle_malformed(&mut self, error: FrameError, now: Instant) {
         self.events.push_back(Event::ProtocolError {
             reason: format!("invalid message from the master: {error}"),
         });
+        if let Link::Bootstrap { next_retry } = &mut self.link {
+            *next_retry = now + self.config.hello_retry_interval;
+            let retry = self.hello_retry();
+            self.transmits.push_back(retry);
+        }
     }
 
     /// A decoded message; `from` is its routing frame, which must be `master`.
