@@ -1157,3 +1157,29 @@ fn bootstrap_answers_anything_but_hello_ok_with_a_retry() {
         "the retry timer restarts"
     );
 }
+
+#[test]
+fn trap_20_master_restart_mid_job_resyncs_with_status() {
+    let mut world = World::new(5, 1, Faults::none());
+    world.submit(1, 0, payload(1), secs(60));
+    world.run_for(secs(10));
+    assert_eq!(world.store[&1].state, common::StoredState::Running);
+    world.crash_master(secs(30));
+    world.run_for(secs(300));
+    // The new master heard a PING first (no HELLO) and asked about the running job.
+    let to_slave = world.delivered(Node::Master, Node::Slave(0));
+    assert!(to_slave.contains(&&Message::Status { job_id: 1 }));
+    assert_eq!(world.spawns.get(&(0, 1)).map(Vec::len), Some(1));
+    assert_eq!(world.store[&1].ends_recorded, 1);
+    assert_eq!(world.store[&1].state, common::StoredState::Finished);
+    assert!(common::no_rows_left(&world));
+    let hellos = world
+        .delivered(Node::Slave(0), Node::Master)
+        .iter()
+        .filter(|m| matches!(m, Message::Hello { .. }))
+        .count();
+    assert_eq!(
+        hellos, 1,
+        "the slave does not greet a restarted master again"
+    );
+}
