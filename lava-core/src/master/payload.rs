@@ -57,7 +57,11 @@ impl StartPayload {
         need_mapping(PayloadFile::Job, &self.job, false)?;
         need_mapping(PayloadFile::Device, &self.device, false)?;
         need_mapping(PayloadFile::Dispatcher, &self.dispatcher, true)?;
-        need_mapping(PayloadFile::Env, &self.env, true)?;
+        // A 2020.05 slave also dies on `overrides` or `removes` of the wrong shape.
+        crate::slave::JobEnvironment::parse(&self.env).map_err(|e| PayloadError {
+            file: PayloadFile::Env,
+            reason: e.reason,
+        })?;
         // lava-run reads env-dut as free YAML: any shape, as long as it parses.
         if let Err(reason) = yaml_kind(&self.env_dut) {
             return Err(PayloadError {
@@ -276,6 +280,10 @@ mod tests {
         let e = p.validate().unwrap_err();
         assert_eq!(e.file, PayloadFile::Env);
         assert!(e.to_string().starts_with("env.yaml is a sequence"), "{e}");
+
+        let mut p = payload();
+        p.env = "overrides: [A, B]\n".into();
+        assert_eq!(p.validate().unwrap_err().file, PayloadFile::Env);
 
         let mut p = payload();
         p.dispatcher = "prefix: [\n".into();

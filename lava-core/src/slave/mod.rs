@@ -48,8 +48,10 @@
 //! HELLO is never sent again after HELLO_OK; PONG values under 5 are ignored; END_OK,
 //! HELLO_OK (after bootstrap), invalid PONGs and unknown actions do not mark the master alive.
 
+mod env;
 mod table;
 
+pub use env::{EnvError, JobEnvironment};
 pub use table::{JobRow, JobStatus, UnknownStatus};
 
 use std::collections::{BTreeMap, VecDeque};
@@ -131,8 +133,10 @@ pub enum Event {
         /// The dispatcher configuration's `prefix`.
         prefix: String,
         /// The texts to write verbatim (`job.yaml`, `device.yaml`, `dispatcher.yaml`,
-        /// `env.dut.yaml` when not empty) and the env to build lava-run's environment from.
+        /// `env.dut.yaml` when not empty).
         files: StartPayload,
+        /// lava-run's environment, from the env text (apply it to the slave's own).
+        environment: JobEnvironment,
     },
     /// Is the job's lava-run still alive? With `pid: None` (a restart found a row written
     /// just before a spawn) look for a lava-run of this job id. Answer with
@@ -607,41 +611,25 @@ impl Slave {
             return;
         }
         let prefix = dispatcher_prefix(&files.dispatcher);
-        let mut row = JobRow {
+        let row = JobRow {
             id: job_id,
             pid: 0,
             status: JobStatus::Running,
             prefix: prefix.clone(),
         };
-        if let Some(reason) = unusable_config(&files) {
-            row.status = JobStatus::Finished;
-            self.events.push_back(Event::JobRejected {
-                job_id,
-                reason: reason.clone(),
-            });
-            self.events.push_back(Event::SaveJob(row.clone()));
-            self.jobs.insert(
-                job_id,
-                SlaveJob {
-                    row,
-                    spawning: false,
-                    canceled_at: None,
-                    result: Some(JobResult {
-                        errors: format!("{reason}\n"),
-                        description: None,
-                    }),
-                    next_end: now,
-                },
-            );
-            self.transmits.push_back(Message::StartOk { job_id });
-            self.send_due_ends(now);
-            return;
-        }
+        let environment = match check_config(&files) {
+            Ok(environment) => environment,
+            Err(reason) => {
+                self.reject(job_id, row, reason, now);
+                return;
+            }
+        };
         self.events.push_back(Event::SaveJob(row.clone()));
         self.events.push_back(Event::Spawn {
             job_id,
             prefix,
             files,
+            environment,
         });
         self.jobs.insert(
             job_id,
@@ -654,6 +642,32 @@ impl Slave {
             },
         );
         self.transmits.push_back(Message::StartOk { job_id });
+    }
+
+    /// A START whose env or dispatcher configuration lava-run cannot be given: FINISHED at
+    /// once, START_OK, then END with the reason (LAVA 2020.05 dies instead, §9 #31).
+    fn reject(&mut self, job_id: JobId, mut row: JobRow, reason: String, now: Instant) {
+        row.status = JobStatus::Finished;
+        self.events.push_back(Event::JobRejected {
+            job_id,
+            reason: reason.clone(),
+        });
+        self.events.push_back(Event::SaveJob(row.clone()));
+        self.jobs.insert(
+            job_id,
+            SlaveJob {
+                row,
+                spawning: false,
+                canceled_at: None,
+                result: Some(JobResult {
+                    errors: format!("{reason}\n"),
+                    description: None,
+                }),
+                next_end: now,
+            },
+        );
+        self.transmits.push_back(Message::StartOk { job_id });
+        self.send_due_ends(now);
     }
 
     fn on_cancel(&mut self, job_id: JobId, now: Instant) {
@@ -811,18 +825,13 @@ impl Slave {
 }
 
 /// Why lava-run cannot be given this env or dispatcher configuration, if it cannot.
-fn unusable_config(files: &StartPayload) -> Option<String> {
-    for (name, text) in [
-        ("dispatcher.yaml", &files.dispatcher),
-        ("env.yaml", &files.env),
-    ] {
-        match yaml_kind(text) {
-            Ok(YamlKind::Mapping | YamlKind::Empty) => {}
-            Ok(kind) => return Some(format!("{name} is {kind}, a mapping is required")),
-            Err(reason) => return Some(format!("{name} is not valid YAML: {reason}")),
-        }
+fn check_config(files: &StartPayload) -> Result<JobEnvironment, String> {
+    match yaml_kind(&files.dispatcher) {
+        Ok(YamlKind::Mapping | YamlKind::Empty) => {}
+        Ok(kind) => return Err(format!("dispatcher.yaml is {kind}, a mapping is required")),
+        Err(reason) => return Err(format!("dispatcher.yaml is not valid YAML: {reason}")),
     }
-    None
+    JobEnvironment::parse(&files.env).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
