@@ -1183,3 +1183,17 @@ fn trap_20_master_restart_mid_job_resyncs_with_status() {
         "the slave does not greet a restarted master again"
     );
 }
+
+#[test]
+fn trap_27_a_prefix_that_leaves_the_work_dir_is_refused() {
+    let t0 = Instant::now();
+    let mut s = connected_slave(t0);
+    let mut files = payload(13);
+    files.dispatcher = "prefix: ../../etc/\n".into();
+    s.handle_message(b"master", files.to_message(13), t0);
+    let (events, sent) = drain_slave(&mut s);
+    assert!(!events.iter().any(|e| matches!(e, SEvent::Spawn { .. })));
+    assert!(
+        matches!(&sent[..], [Message::StartOk { .. }, Message::End { errors, .. }] if errors.contains("prefix"))
+    );
+}

@@ -57,6 +57,13 @@ impl StartPayload {
         need_mapping(PayloadFile::Job, &self.job, false)?;
         need_mapping(PayloadFile::Device, &self.device, false)?;
         need_mapping(PayloadFile::Dispatcher, &self.dispatcher, true)?;
+        let prefix = dispatcher_prefix(&self.dispatcher);
+        if !crate::slave::lava_run::prefix_is_safe(&prefix) {
+            return Err(PayloadError {
+                file: PayloadFile::Dispatcher,
+                reason: format!("has prefix {prefix:?}, which cannot be part of a directory name"),
+            });
+        }
         // A 2020.05 slave also dies on `overrides` or `removes` of the wrong shape.
         crate::slave::JobEnvironment::parse(&self.env).map_err(|e| PayloadError {
             file: PayloadFile::Env,
@@ -287,6 +294,10 @@ mod tests {
 
         let mut p = payload();
         p.dispatcher = "prefix: [\n".into();
+        assert_eq!(p.validate().unwrap_err().file, PayloadFile::Dispatcher);
+
+        let mut p = payload();
+        p.dispatcher = "prefix: ../x/\n".into();
         assert_eq!(p.validate().unwrap_err().file, PayloadFile::Dispatcher);
 
         let mut p = payload();

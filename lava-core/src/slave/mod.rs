@@ -49,6 +49,7 @@
 //! HELLO_OK (after bootstrap), invalid PONGs and unknown actions do not mark the master alive.
 
 mod env;
+pub mod lava_run;
 mod table;
 
 pub use env::{EnvError, JobEnvironment};
@@ -830,6 +831,12 @@ fn check_config(files: &StartPayload) -> Result<JobEnvironment, String> {
         Ok(YamlKind::Mapping | YamlKind::Empty) => {}
         Ok(kind) => return Err(format!("dispatcher.yaml is {kind}, a mapping is required")),
         Err(reason) => return Err(format!("dispatcher.yaml is not valid YAML: {reason}")),
+    }
+    let prefix = dispatcher_prefix(&files.dispatcher);
+    if !lava_run::prefix_is_safe(&prefix) {
+        return Err(format!(
+            "dispatcher.yaml: prefix {prefix:?} cannot be part of a directory name ('/' or NUL)"
+        ));
     }
     JobEnvironment::parse(&files.env).map_err(|e| e.to_string())
 }
