@@ -31,8 +31,9 @@
 //! * A canceled job whose lava-run exited becomes FINISHED (LAVA leaves it CANCELING, so a
 //!   STATUS after a master restart answers START_OK for a job that is over; §9 #15).
 //! * END goes out as soon as the driver reports the exit (LAVA: at the next 5 s check).
-//! * A non-mapping env or an unparsable dispatcher configuration fails the job with END
-//!   (errors naming the file, empty description) instead of killing the slave (§9 #31).
+//! * An env that is not a mapping of the expected shape, a dispatcher configuration that is
+//!   not a mapping, or a `prefix` with `/` or NUL fails the job with END (errors naming the
+//!   file, empty description) instead of killing the slave (§9 #31) or escaping the work dir.
 //! * A spawn failure is reported in END's errors (LAVA 2020.05 crashes on it, §9 #32).
 //! * END_OK for a job that is not FINISHED is ignored (LAVA deletes the row of a running job).
 //!   END_OK for an unknown job removes nothing: with no row there is no prefix to trust.
