@@ -1197,3 +1197,101 @@ fn trap_27_a_prefix_that_leaves_the_work_dir_is_refused() {
         matches!(&sent[..], [Message::StartOk { .. }, Message::End { errors, .. }] if errors.contains("prefix"))
     );
 }
+
+/// protocol.md §10.3, run `basic`: the stand-in master's script against our slave, with the
+/// real slave's answers as the expectation.
+#[test]
+fn slave_replays_the_basic_run_of_lava_2020_05() {
+    let t0 = Instant::now();
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
+    let mut s = Slave::new(
+        SlaveConfig {
+            lava_version: Some("2020.05".into()),
+            ..SlaveConfig::default()
+        },
+        at(0),
+    );
+    let mut log: Vec<(u64, Message)> = Vec::new();
+    let script: Vec<(u64, Option<Message>)> = vec![
+        (523, Some(Message::HelloOk)),
+        (1526, None), // FOO bar: refused by the codec
+        (2529, Some(Message::Status { job_id: 4242 })),
+        (3537, Some(Message::Cancel { job_id: 4243 })),
+        (4542, None), // a 4-frame START: refused by the codec
+        (5545, Some(Message::EndOk { job_id: 4242 })),
+        (6548, Some(Message::Pong { interval: 3 })),
+        (16561, Some(Message::Pong { interval: 20 })),
+        (30585, Some(Message::EndOk { job_id: 4243 })),
+    ];
+    let mut script = script.into_iter().peekable();
+    let mut now_ms = 0u64;
+    while now_ms < 45_000 {
+        let next_timer = s
+            .poll_timeout()
+            .map(|t| (t - t0).as_millis() as u64)
+            .unwrap_or(u64::MAX);
+        let next_msg = script.peek().map(|(ms, _)| *ms).unwrap_or(u64::MAX);
+        now_ms = next_timer.min(next_msg).max(now_ms);
+        if now_ms >= 45_000 {
+            break;
+        }
+        if next_msg <= next_timer {
+            let (_, msg) = script.next().unwrap();
+            match msg {
+                Some(m) => s.handle_message(b"master", m, at(now_ms)),
+                None => s.handle_malformed(
+                    FrameError {
+                        frame: 0,
+                        reason: "refused".into(),
+                    },
+                    at(now_ms),
+                ),
+            }
+        } else {
+            s.handle_timeout(at(now_ms));
+        }
+        while s.poll_event().is_some() {}
+        while let Some(m) = s.poll_transmit() {
+            log.push((now_ms, m));
+        }
+    }
+    let first = |f: &dyn Fn(&Message) -> bool| log.iter().find(|(_, m)| f(m)).map(|(t, _)| *t);
+    // END for the unknown job at once on STATUS, and for the unknown CANCEL.
+    assert_eq!(first(&|m| *m == end(4242, b"")), Some(2529));
+    assert_eq!(first(&|m| *m == end(4243, b"")), Some(3537));
+    // END 4242 stops after its END_OK; END 4243 is re-sent about every 5 s until 30.585 s.
+    let ends = |id| {
+        log.iter()
+            .filter(|(_, m)| *m == end(id, b""))
+            .map(|(t, _)| *t)
+            .collect::<Vec<_>>()
+    };
+    assert!(ends(4242).iter().all(|t| *t < 5545));
+    let e4243 = ends(4243);
+    assert!(e4243.len() >= 5, "{e4243:?}");
+    assert!(e4243.iter().all(|t| *t < 30585));
+    assert!(e4243.windows(2).all(|w| w[1] - w[0] <= 5_000), "{e4243:?}");
+    // PINGs: every 5 s while PONG 3 is ignored, every 20 s after PONG 20.
+    let pings: Vec<u64> = log
+        .iter()
+        .filter(|(_, m)| *m == Message::Ping)
+        .map(|(t, _)| *t)
+        .collect();
+    assert!(
+        pings.iter().any(|t| (8_000..16_561).contains(t)),
+        "{pings:?}"
+    );
+    let after: Vec<_> = pings.iter().filter(|t| **t > 16_561).collect();
+    assert!(after.windows(2).all(|w| w[1] - w[0] >= 20_000), "{pings:?}");
+    assert!(!after.is_empty());
+    // Nothing but HELLO is ever re-sent at the start: one HELLO, no HELLO_RETRY after HELLO_OK.
+    assert_eq!(
+        log.iter()
+            .filter(|(_, m)| matches!(m, Message::Hello { .. }))
+            .count(),
+        1
+    );
+    assert!(!log
+        .iter()
+        .any(|(t, m)| matches!(m, Message::HelloRetry { .. }) && *t > 523));
+}

@@ -448,6 +448,7 @@ impl Slave {
             self.next_check = now + self.config.job_check_interval;
             self.check_jobs(now);
         }
+        self.send_due_ends(now);
     }
 
     /// The next message for the master.
@@ -472,7 +473,15 @@ impl Slave {
             } => last_msg.max(last_ping) + interval,
         };
         let check = (!self.jobs.is_empty()).then_some(self.next_check);
-        Some(check.map_or(link, |c| c.min(link)))
+        // END re-sends keep their own 5 s rhythm rather than waiting for a job check.
+        let end = self
+            .jobs
+            .values()
+            .filter(|j| self.is_connected() && j.row.status == JobStatus::Finished)
+            .filter(|j| j.result.is_some())
+            .map(|j| j.next_end)
+            .min();
+        [Some(link), check, end].into_iter().flatten().min()
     }
 
     /// The driver's answer to [`Event::Spawn`]: lava-run's pid, or why it could not start.
