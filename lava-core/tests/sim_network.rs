@@ -93,6 +93,11 @@ fn check_properties(world: &World, in_order: bool) {
             job.state
         );
         assert!(job.end_processed);
+        assert_eq!(
+            job.state,
+            StoredState::Finished,
+            "job {job_id} never finished (trap 19)"
+        );
     }
     for ((slave, job_id), lifetimes) in &world.spawns {
         let mut distinct = lifetimes.clone();

@@ -1295,3 +1295,40 @@ fn slave_replays_the_basic_run_of_lava_2020_05() {
         .iter()
         .any(|(t, m)| matches!(m, Message::HelloRetry { .. }) && *t > 523));
 }
+
+#[test]
+fn trap_19_a_lost_final_result_is_reported_after_the_grace_period() {
+    let t0 = Instant::now();
+    let mut m = online_master(t0);
+    m.add_job(6, W, JobPhase::Running, false, t0).unwrap();
+    m.handle_message(&peer(), end(6, b"xz"), t0 + secs(5));
+    drain_master(&mut m);
+    // Keep the worker online; the log sink never finishes the job.
+    for k in 1..6 {
+        m.handle_message(&peer(), Message::Ping, t0 + secs(5 + 20 * k));
+        m.handle_timeout(t0 + secs(5 + 20 * k));
+        assert!(!drain_master(&mut m)
+            .0
+            .iter()
+            .any(|e| matches!(e, MEvent::FinishOverdue { .. })));
+    }
+    assert_eq!(m.poll_timeout(), Some(t0 + secs(125)));
+    m.handle_timeout(t0 + secs(125));
+    let (events, _) = drain_master(&mut m);
+    assert_eq!(
+        events,
+        vec![MEvent::FinishOverdue {
+            job_id: 6,
+            hostname: W.into(),
+            was_canceling: false
+        }]
+    );
+    assert_eq!(m.job_phase(6), None);
+    // A restarted master restores the job with its END processed: the grace starts again.
+    let mut m = Master::new(MasterConfig::default());
+    m.add_job(6, W, JobPhase::Canceling, true, t0).unwrap();
+    assert_eq!(m.poll_timeout(), Some(t0 + secs(120)));
+    // ... and a timely finish by the log sink cancels it.
+    m.finish_job(6).unwrap();
+    assert_eq!(m.poll_timeout(), None);
+}

@@ -106,6 +106,11 @@ pub struct MasterConfig {
     pub worker_timeout: Duration,
     /// Period of START and CANCEL re-sends (LAVA: 20 s).
     pub resend_interval: Duration,
+    /// How long the log sink has, after an END with a description, to finish the job with
+    /// its final `lava`/`job` result before [`Event::FinishOverdue`] (LAVA has no such
+    /// reconciliation and leaves the job Running for ever, §9 #19). lava-run only writes its
+    /// description after every log record was delivered, so the result is at the sink by then.
+    pub finish_grace: Duration,
 }
 
 impl Default for MasterConfig {
@@ -114,6 +119,7 @@ impl Default for MasterConfig {
             ping_interval: Duration::from_secs(20),
             worker_timeout: Duration::from_secs(60),
             resend_interval: Duration::from_secs(20),
+            finish_grace: Duration::from_secs(120),
         }
     }
 }
@@ -229,6 +235,17 @@ pub enum Event {
     LavaLogsOnline,
     /// `lava-logs` silent for the worker timeout.
     LavaLogsOffline,
+    /// END (with a description) was processed long ago and the log sink never finished the
+    /// job: its final result was lost. The driver finishes it (Incomplete, or Canceled when
+    /// `was_canceling`) with a failure comment; the machine stops tracking it.
+    FinishOverdue {
+        /// The job.
+        job_id: JobId,
+        /// Its worker.
+        hostname: String,
+        /// The job was Canceling.
+        was_canceling: bool,
+    },
     /// START_OK: the job goes Running (device Running, start time).
     JobStarted {
         /// The job.
@@ -329,6 +346,8 @@ struct TrackedJob {
     /// When START or CANCEL is due next; `Some` exactly when the job is in the send queue
     /// (it wants sending and its worker is online).
     next_send: Option<Instant>,
+    /// When the log sink is overdue to finish the job (END processed, job not Finished).
+    finish_due: Option<Instant>,
 }
 
 impl TrackedJob {
@@ -353,6 +372,8 @@ pub struct Master {
     by_worker: BTreeMap<String, BTreeSet<JobId>>,
     /// START/CANCEL deadlines of the jobs that want sending to an online worker.
     send_queue: BTreeSet<(Instant, JobId)>,
+    /// Finish deadlines of jobs whose END was processed but that the log sink has not finished.
+    finish_queue: BTreeSet<(Instant, JobId)>,
     transmits: VecDeque<(PeerId, Message)>,
     events: VecDeque<Event>,
 }
@@ -367,6 +388,7 @@ impl Master {
             jobs: BTreeMap::new(),
             by_worker: BTreeMap::new(),
             send_queue: BTreeSet::new(),
+            finish_queue: BTreeSet::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -412,8 +434,12 @@ impl Master {
                 phase,
                 end_seen: end_processed,
                 next_send: None,
+                finish_due: None,
             },
         );
+        if end_processed && self.jobs.get(&job_id).map(|j| &j.phase) != Some(&JobPhase::Finished) {
+            self.await_finish(job_id, now);
+        }
         self.by_worker
             .entry(hostname.to_owned())
             .or_default()
@@ -571,6 +597,19 @@ impl Master {
                 Event::WorkerOffline { hostname }
             });
         }
+        while let Some(&(at, job_id)) = self.finish_queue.first() {
+            if at > now {
+                break;
+            }
+            if let Some(job) = self.jobs.get(&job_id) {
+                self.events.push_back(Event::FinishOverdue {
+                    job_id,
+                    hostname: job.hostname.clone(),
+                    was_canceling: job.phase == JobPhase::Canceling,
+                });
+            }
+            self.untrack(job_id);
+        }
         self.send_due(now);
     }
 
@@ -588,7 +627,8 @@ impl Master {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let offline = self.offline_at.first().map(|(at, _)| *at);
         let send = self.send_queue.first().map(|(at, _)| *at);
-        offline.into_iter().chain(send).min()
+        let finish = self.finish_queue.first().map(|(at, _)| *at);
+        [offline, send, finish].into_iter().flatten().min()
     }
 
     fn pong(&self) -> Message {
@@ -702,6 +742,7 @@ impl Master {
                     self.untrack(job_id);
                 } else {
                     self.unqueue_send(job_id);
+                    self.await_finish(job_id, now);
                 }
                 self.events.push_back(Event::JobEnded {
                     job_id,
@@ -825,8 +866,22 @@ impl Master {
         }
     }
 
+    /// Gives the log sink [`MasterConfig::finish_grace`] to finish the job.
+    fn await_finish(&mut self, job_id: JobId, now: Instant) {
+        let due = now + self.config.finish_grace;
+        if let Some(job) = self.jobs.get_mut(&job_id) {
+            if let Some(old) = job.finish_due.replace(due) {
+                self.finish_queue.remove(&(old, job_id));
+            }
+            self.finish_queue.insert((due, job_id));
+        }
+    }
+
     fn untrack(&mut self, job_id: JobId) {
         self.unqueue_send(job_id);
+        if let Some(due) = self.jobs.get_mut(&job_id).and_then(|j| j.finish_due.take()) {
+            self.finish_queue.remove(&(due, job_id));
+        }
         if let Some(job) = self.jobs.remove(&job_id) {
             if let Some(ids) = self.by_worker.get_mut(&job.hostname) {
                 ids.remove(&job_id);

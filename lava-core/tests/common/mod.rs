@@ -110,6 +110,8 @@ pub struct StoredJob {
     pub crashed: bool,
     pub canceled: bool,
     pub failed_at_start: bool,
+    /// Finished by the master's grace timer, the final result never reached the log sink.
+    pub final_result_lost: bool,
     /// How many JobEnded events were persisted for this job (must end at 1).
     pub ends_recorded: u32,
 }
@@ -233,6 +235,7 @@ impl World {
                 crashed: false,
                 canceled: false,
                 failed_at_start: false,
+                final_result_lost: false,
                 ends_recorded: 0,
             },
         );
@@ -392,6 +395,19 @@ impl World {
                     job.state = StoredState::Finished;
                     job.crashed = true;
                     job.canceled = was_canceling;
+                }
+            }
+            E::FinishOverdue {
+                job_id,
+                was_canceling,
+                ..
+            } => {
+                let job = self.store.get_mut(&job_id).expect("overdue job is stored");
+                assert!(job.end_processed, "job {job_id} overdue before its END");
+                if job.state != StoredState::Finished {
+                    job.state = StoredState::Finished;
+                    job.canceled = was_canceling;
+                    job.final_result_lost = true;
                 }
             }
             E::JobFailedAtStart { job_id, .. } => {
