@@ -26,6 +26,8 @@
 //!   or canceled, or when its worker comes (back) online, then every
 //!   [`MasterConfig::resend_interval`] (20 s) while the worker is online, and never again once
 //!   any END for the job was seen.
+//! * After an END with a description, the log sink has [`MasterConfig::finish_grace`]
+//!   (120 s) to finish the job, else [`Event::FinishOverdue`] (§9 #19).
 //!
 //! # Duplicate identities: what can be seen here
 //!
