@@ -1332,3 +1332,29 @@ fn trap_19_a_lost_final_result_is_reported_after_the_grace_period() {
     m.finish_job(6).unwrap();
     assert_eq!(m.poll_timeout(), None);
 }
+
+#[test]
+fn network_partition_takes_the_worker_offline_and_back_without_status() {
+    let mut world = World::new(9, 1, Faults::none());
+    world.submit(1, 0, payload(1), secs(200));
+    world.run_for(secs(10));
+    world.partition(0, secs(90));
+    world.run_for(secs(100));
+    let offline = world
+        .master_events
+        .iter()
+        .position(|e| matches!(e, MEvent::WorkerOffline { .. }))
+        .expect("offline during the partition");
+    assert!(world.master_events[offline..]
+        .iter()
+        .any(|e| matches!(e, MEvent::WorkerOnline { .. })));
+    world.run_for(secs(400));
+    let statuses = world
+        .delivered(Node::Master, Node::Slave(0))
+        .iter()
+        .filter(|m| matches!(m, Message::Status { .. }))
+        .count();
+    assert_eq!(statuses, 0, "a partition is no restart: no STATUS");
+    assert_eq!(world.store[&1].ends_recorded, 1);
+    assert!(common::no_rows_left(&world));
+}

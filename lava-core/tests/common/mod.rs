@@ -132,6 +132,8 @@ pub struct SlaveNode {
     pub name: String,
     pub machine: Option<Slave>,
     pub down_until: Option<Instant>,
+    /// Until when the link between this slave and the master loses everything.
+    pub partitioned_until: Option<Instant>,
     /// The persisted job table, with each row's last_update.
     pub db: BTreeMap<JobId, (JobRow, Instant)>,
     pub lifetimes: u32,
@@ -204,6 +206,7 @@ impl World {
                 name: format!("worker-{i}"),
                 machine: Some(Slave::new(slave_config(), base)),
                 down_until: None,
+                partitioned_until: None,
                 db: BTreeMap::new(),
                 lifetimes: 1,
             });
@@ -314,7 +317,22 @@ impl World {
         self.pump(Node::Slave(i));
     }
 
+    /// Cuts the link between slave `i` and the master for `d` (both directions).
+    pub fn partition(&mut self, i: usize, d: Duration) {
+        self.slaves[i].partitioned_until = Some(self.now + d);
+    }
+
     fn send(&mut self, from: Node, to: Node, message: Message) {
+        let slave = match (from, to) {
+            (Node::Slave(i), _) | (_, Node::Slave(i)) => i,
+            _ => return,
+        };
+        if self.slaves[slave]
+            .partitioned_until
+            .is_some_and(|t| t > self.now)
+        {
+            return;
+        }
         if self.rng.chance(self.faults.drop) {
             return;
         }
