@@ -102,7 +102,8 @@ impl fmt::Display for PeerId {
 /// The master's timers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MasterConfig {
-    /// The interval announced in PONG (LAVA: 20 s).
+    /// The interval announced in PONG (LAVA: 20 s). Slaves ignore values under 5 s and
+    /// lava-logs values under 10 s.
     pub ping_interval: Duration,
     /// Silence after which a worker goes offline (LAVA: 60 s).
     pub worker_timeout: Duration,
