@@ -5,7 +5,7 @@
 #
 # Usage: scripts/templates-conformance.sh            conformance (debug build, ~10 s)
 #        scripts/templates-conformance.sh --bench [N] speed comparison (release build),
-#                                                     cold and N warm passes (default 20)
+#                                                     cold and N warm passes (default 5)
 #
 # LAVA's templates are fetched as an admin would: `apt-get download lava-server` and
 # `dpkg -x` into a cache dir (nothing is installed). Jinja2 and PyYAML come from pip in a
@@ -15,10 +15,10 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 mode=conformance
-repeat=20
+repeat=5
 if [ "${1:-}" = "--bench" ]; then
     mode=bench
-    repeat=${2:-20}
+    repeat=${2:-5}
 fi
 
 cache=${LAVA_RS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lava-rs}/templates

@@ -97,6 +97,16 @@ fn a_dictionary_held_as_text_renders_against_loaded_device_types() {
         .render_source("store:board-99.jinja2", source, &JobContext::empty())
         .unwrap();
     assert!(yaml.contains("- setenv console ttyAMA3,115200\n"), "{yaml}");
+
+    let for_job = renderer
+        .render_source_for_job(
+            "board-99",
+            "lavars-uboot-board",
+            source,
+            &JobContext::empty(),
+        )
+        .unwrap();
+    assert!(for_job.contains("\nhostname: board-99\n"), "{for_job}");
 }
 
 #[test]

@@ -325,6 +325,19 @@ impl Renderer {
         self.render(&dictionary_name(hostname), &context)
     }
 
+    /// [`render_for_job`](Self::render_for_job) for a dictionary held as text (the master's
+    /// store), its device-type templates coming from the loader.
+    pub fn render_source_for_job(
+        &self,
+        hostname: &str,
+        device_type: &str,
+        dictionary: &str,
+        job_context: &JobContext,
+    ) -> Result<String, TemplateError> {
+        let context = job_context.for_device(hostname, device_type);
+        self.render_source(&dictionary_name(hostname), dictionary, &context)
+    }
+
     /// Whether `device_type` has a template and whether the device's dictionary renders to
     /// a YAML mapping (LAVA's check before health checks).
     pub fn check_device(&self, hostname: &str, device_type: &str) -> DeviceCheck {
