@@ -1,1 +1,2 @@
 //! Shared wiring for the lava-rs binaries (`lava-master`, `lava-slave`, `lava-admin`).
+pub mod api;
