@@ -61,9 +61,53 @@ pub fn basic_header(username: &str, token: &str) -> String {
     )
 }
 
+/// The characters of a token, as LAVA draws them.
+const TOKEN_ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+
+/// The length of a token, as LAVA's `AuthToken.secret`.
+pub const TOKEN_LENGTH: usize = 128;
+
+/// A new random token (128 characters from `[0-9a-z]`, like LAVA's), for `lava-admin tokens
+/// add`. Reads the kernel's random source.
+pub fn generate_token() -> std::io::Result<String> {
+    use std::io::Read;
+    let mut source = std::fs::File::open("/dev/urandom")?;
+    let mut token = String::with_capacity(TOKEN_LENGTH);
+    let mut buf = [0u8; 256];
+    // Rejection sampling keeps every character equally likely: 252 = 7 * 36.
+    while token.len() < TOKEN_LENGTH {
+        source.read_exact(&mut buf)?;
+        for byte in buf {
+            if byte < 252 && token.len() < TOKEN_LENGTH {
+                token.push(char::from(TOKEN_ALPHABET[usize::from(byte % 36)]));
+            }
+        }
+    }
+    Ok(token)
+}
+
+/// Compares two tokens in time that depends on their lengths only, so that timing does not
+/// tell how much of a guess was right.
+pub fn tokens_match(expected: &str, given: &str) -> bool {
+    let (a, b) = (expected.as_bytes(), given.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens() {
+        let a = generate_token().unwrap();
+        let b = generate_token().unwrap();
+        assert_eq!(a.len(), TOKEN_LENGTH);
+        assert!(a.bytes().all(|c| TOKEN_ALPHABET.contains(&c)));
+        assert_ne!(a, b);
+        assert!(tokens_match(&a, &a.clone()));
+        assert!(!tokens_match(&a, &b));
+        assert!(!tokens_match("abc", "abcd"));
+    }
 
     #[test]
     fn round_trip_and_errors() {

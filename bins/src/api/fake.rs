@@ -6,6 +6,7 @@
 //! and `visibility`); the master's backend uses lava-core's job parser instead. Rendering a
 //! device configuration returns the dictionary as stored: there is no template engine here.
 
+use super::auth::tokens_match;
 use super::backend::{
     Backend, BackendError, BackendResult, DeviceUpdate, JobQuery, Submitted, User, ValidationIssue,
     WorkerFile, WorkerUpdate,
@@ -24,7 +25,8 @@ const EPOCH: i64 = 1_588_291_200;
 #[derive(Default)]
 struct State {
     clock: i64,
-    users: HashMap<(String, String), User>,
+    /// Tokens and their users (a user may have several tokens).
+    tokens: Vec<(String, User)>,
     jobs: BTreeMap<JobId, Job>,
     logs: HashMap<JobId, Vec<String>>,
     results: HashMap<JobId, String>,
@@ -131,13 +133,13 @@ impl FakeBackend {
 
     /// Adds a user with a token.
     pub fn add_user(&self, username: &str, token: &str, is_admin: bool) {
-        self.lock().users.insert(
-            (username.to_owned(), token.to_owned()),
+        self.lock().tokens.push((
+            token.to_owned(),
             User {
                 username: username.to_owned(),
                 is_admin,
             },
-        );
+        ));
     }
 
     /// Moves a job to a state and health, as the scheduler and the slave would.
@@ -188,9 +190,10 @@ impl Backend for FakeBackend {
     async fn authenticate(&self, username: &str, token: &str) -> BackendResult<Option<User>> {
         Ok(self
             .lock()
-            .users
-            .get(&(username.to_owned(), token.to_owned()))
-            .cloned())
+            .tokens
+            .iter()
+            .find(|(secret, user)| user.username == username && tokens_match(secret, token))
+            .map(|(_, user)| user.clone()))
     }
 
     async fn submit_job(&self, submitter: &User, definition: &str) -> BackendResult<Submitted> {

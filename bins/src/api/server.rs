@@ -64,6 +64,18 @@ impl Api {
         axum::serve(listener, self.router()).await
     }
 
+    /// Serves on a bound listener until `shutdown` completes, then finishes the requests
+    /// in flight.
+    pub async fn serve_until(
+        self,
+        listener: TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+
     /// Binds `addr` (e.g. `127.0.0.1:8000`) and serves.
     pub async fn bind_and_serve(self, addr: SocketAddr) -> std::io::Result<()> {
         let listener = TcpListener::bind(addr).await?;
