@@ -3,5 +3,6 @@
 //! The core (`lava-core`) decides; this crate does the I/O around it: processes, files,
 //! sockets and the store.
 
+pub mod api;
 pub mod master;
 pub mod slave;
