@@ -3,5 +3,7 @@
 //! The core (`lava-core`) decides; this crate does the I/O around it: processes, files,
 //! sockets and the store.
 
+pub mod lab;
+pub mod logging;
 pub mod master;
 pub mod slave;
