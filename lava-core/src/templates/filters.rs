@@ -174,6 +174,172 @@ pub(crate) fn indent(
     Ok(out)
 }
 
+/// `int(default=0, base=10)` as Jinja2 computes it: Python's `int(value)` (strings in
+/// `base`), else `int(float(value))`, else the default; an undefined value is an error.
+pub(crate) fn int(
+    value: &Value,
+    default: Option<Value>,
+    base: Option<u32>,
+    kwargs: Kwargs,
+) -> Result<Value, Error> {
+    let default = match default {
+        Some(default) => default,
+        None => kwargs
+            .get::<Option<Value>>("default")?
+            .unwrap_or(Value::from(0)),
+    };
+    let base = match base {
+        Some(base) => base,
+        None => kwargs.get::<Option<u32>>("base")?.unwrap_or(10),
+    };
+    kwargs.assert_all_used()?;
+    if !(2..=36).contains(&base) {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "int: base must be between 2 and 36",
+        ));
+    }
+    match value.kind() {
+        ValueKind::Undefined => Err(undefined_error(value)),
+        ValueKind::Bool => Ok(Value::from(i64::from(value.is_true()))),
+        ValueKind::Number if value.is_integer() => Ok(value.clone()),
+        ValueKind::Number => {
+            let float = f64::try_from(value.clone()).unwrap_or(f64::NAN);
+            truncate_float(float).map(|v| v.unwrap_or(default))
+        }
+        ValueKind::String => {
+            let text = value.as_str().unwrap_or_default();
+            if let Some(parsed) = parse_python_int(text, base) {
+                return Ok(Value::from(parsed));
+            }
+            match parse_python_float(text) {
+                Some(float) => truncate_float(float).map(|v| v.unwrap_or(default)),
+                None => Ok(default),
+            }
+        }
+        _ => Ok(default),
+    }
+}
+
+/// `float(default=0.0)`: Python's `float(value)`, else the default; an undefined value is
+/// an error.
+pub(crate) fn float(value: &Value, default: Option<Value>, kwargs: Kwargs) -> Result<Value, Error> {
+    let default = match default {
+        Some(default) => default,
+        None => kwargs
+            .get::<Option<Value>>("default")?
+            .unwrap_or(Value::from(0.0)),
+    };
+    kwargs.assert_all_used()?;
+    match value.kind() {
+        ValueKind::Undefined => Err(undefined_error(value)),
+        ValueKind::Bool => Ok(Value::from(if value.is_true() { 1.0 } else { 0.0 })),
+        ValueKind::Number => Ok(Value::from(
+            f64::try_from(value.clone()).unwrap_or(f64::NAN),
+        )),
+        ValueKind::String => {
+            Ok(parse_python_float(value.as_str().unwrap_or_default()).map_or(default, Value::from))
+        }
+        _ => Ok(default),
+    }
+}
+
+fn undefined_error(_value: &Value) -> Error {
+    Error::new(
+        ErrorKind::UndefinedError,
+        "an undefined value has no number",
+    )
+}
+
+/// Python's `int(float)`: truncation; NaN is a ValueError (`None` here, the caller's
+/// default), infinity an OverflowError (an error).
+fn truncate_float(float: f64) -> Result<Option<Value>, Error> {
+    if float.is_nan() {
+        return Ok(None);
+    }
+    if float.is_infinite() {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "int: cannot convert float infinity to integer",
+        ));
+    }
+    let truncated = float.trunc();
+    if truncated.abs() < 9.0e18 {
+        Ok(Some(Value::from(truncated as i64)))
+    } else {
+        Ok(Some(Value::from(truncated as i128)))
+    }
+}
+
+/// Python's `int(text, base)`: surrounding whitespace, a sign, the base's `0x`/`0o`/`0b`
+/// prefix, single underscores between digits.
+fn parse_python_int(text: &str, base: u32) -> Option<i128> {
+    let text = text.trim();
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let prefix = match base {
+        16 => Some(["0x", "0X"]),
+        8 => Some(["0o", "0O"]),
+        2 => Some(["0b", "0B"]),
+        _ => None,
+    };
+    let digits = prefix
+        .and_then(|[lower, upper]| {
+            digits
+                .strip_prefix(lower)
+                .or_else(|| digits.strip_prefix(upper))
+                .map(|rest| rest.strip_prefix('_').unwrap_or(rest))
+        })
+        .unwrap_or(digits);
+    let cleaned = strip_digit_underscores(digits)?;
+    let magnitude = i128::from_str_radix(&cleaned, base).ok()?;
+    if cleaned.starts_with(['+', '-']) {
+        return None;
+    }
+    Some(if negative { -magnitude } else { magnitude })
+}
+
+/// Python's `float(text)`: whitespace, `inf`/`nan` spellings, underscores between digits.
+fn parse_python_float(text: &str) -> Option<f64> {
+    let text = text.trim();
+    let cleaned = strip_digit_underscores(text)?;
+    let lower = cleaned.to_ascii_lowercase();
+    let unsigned = lower.trim_start_matches(['+', '-']);
+    let named = matches!(unsigned, "inf" | "infinity" | "nan");
+    let numeric = !unsigned.is_empty()
+        && unsigned
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | '+' | '-'));
+    if !(named || numeric) {
+        return None;
+    }
+    lower.parse::<f64>().ok()
+}
+
+/// Removes underscores that sit between two digits; `None` if any other underscore is found
+/// (Python rejects `_1`, `1_`, `1__0`).
+fn strip_digit_underscores(text: &str) -> Option<String> {
+    if !text.contains('_') {
+        return Some(text.to_owned());
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    for (i, c) in chars.iter().enumerate() {
+        if *c == '_' {
+            let before = i > 0 && chars[i - 1].is_ascii_alphanumeric();
+            let after = chars.get(i + 1).is_some_and(|c| c.is_ascii_alphanumeric());
+            if !(before && after) {
+                return None;
+            }
+        } else {
+            out.push(*c);
+        }
+    }
+    Some(out)
+}
+
 fn describe_kind(value: &Value) -> String {
     match value.kind() {
         ValueKind::Undefined => "an undefined value".to_owned(),
@@ -434,6 +600,41 @@ mod tests {
             "{\"a\": [\"x\", [! \"2\"]], \"b\": ! \"1\", \"c\": {}}"
         );
         assert!(yaml_quote(&Value::UNDEFINED).is_err());
+    }
+
+    #[test]
+    fn int_and_float_follow_python() {
+        let no_kwargs = || Kwargs::from_iter(std::iter::empty::<(&str, Value)>());
+        let int_of = |v: Value| int(&v, None, None, no_kwargs()).map(|v| v.to_string());
+        assert_eq!(int_of(Value::from(" 42 ")).ok().as_deref(), Some("42"));
+        assert_eq!(int_of(Value::from("1_000")).ok().as_deref(), Some("1000"));
+        assert_eq!(int_of(Value::from("3.9")).ok().as_deref(), Some("3"));
+        assert_eq!(int_of(Value::from("-2.5e1")).ok().as_deref(), Some("-25"));
+        assert_eq!(int_of(Value::from("abc")).ok().as_deref(), Some("0"));
+        assert_eq!(int_of(Value::from("nan")).ok().as_deref(), Some("0"));
+        assert_eq!(int_of(Value::from(-7.9)).ok().as_deref(), Some("-7"));
+        assert_eq!(int_of(Value::from(true)).ok().as_deref(), Some("1"));
+        assert_eq!(int_of(Value::from(())).ok().as_deref(), Some("0"));
+        assert!(int_of(Value::from("inf")).is_err());
+        assert!(int_of(Value::UNDEFINED).is_err());
+        let hex = int(&Value::from("0x1A"), None, Some(16), no_kwargs());
+        assert_eq!(hex.map(|v| v.to_string()).ok().as_deref(), Some("26"));
+        let fallback = int(&Value::from("x"), Some(Value::from(-1)), None, no_kwargs());
+        assert_eq!(fallback.map(|v| v.to_string()).ok().as_deref(), Some("-1"));
+
+        let float_of =
+            |v: Value| float(&v, None, no_kwargs()).map(|v| crate::templates::python::to_str(&v));
+        assert_eq!(float_of(Value::from(3)).ok().as_deref(), Some("3.0"));
+        assert_eq!(
+            float_of(Value::from(" 1e3 ")).ok().as_deref(),
+            Some("1000.0")
+        );
+        assert_eq!(
+            float_of(Value::from("-Infinity")).ok().as_deref(),
+            Some("-inf")
+        );
+        assert_eq!(float_of(Value::from("abc")).ok().as_deref(), Some("0.0"));
+        assert!(float_of(Value::UNDEFINED).is_err());
     }
 
     #[test]
