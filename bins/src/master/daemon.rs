@@ -192,6 +192,8 @@ impl MasterDaemon {
             let now = Instant::now();
             if now >= next_housekeeping {
                 self.housekeeping(now).await?;
+                // Jobs scheduled just now get their START without waiting for a wake-up.
+                self.drain(&mut sockets.control).await?;
                 next_housekeeping = now + HOUSEKEEPING;
             }
             let deadline = self
