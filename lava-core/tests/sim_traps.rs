@@ -1145,7 +1145,9 @@ fn bootstrap_answers_anything_but_hello_ok_with_a_retry() {
     s.handle_malformed(
         FrameError {
             frame: 0,
-            reason: "unknown action FOO".into(),
+            reason: FrameFault::UnknownAction {
+                action: "FOO".into(),
+            },
         },
         t0 + secs(1),
     );
@@ -1248,7 +1250,7 @@ fn slave_replays_the_basic_run_of_lava_2020_05() {
                 None => s.handle_malformed(
                     FrameError {
                         frame: 0,
-                        reason: "refused".into(),
+                        reason: FrameFault::Empty,
                     },
                     at(now_ms),
                 ),

@@ -303,6 +303,14 @@ impl MasterDaemon {
                 self.job_ended(job_id, &errors, &description, crashed, was_canceling)
                     .await?;
             }
+            Event::FinishOverdue {
+                job_id,
+                hostname,
+                was_canceling,
+            } => {
+                warn!(job = job_id, worker = %hostname, "no final lava/job result 120 s after END: finishing the job");
+                self.finish_overdue(job_id, was_canceling).await?;
+            }
             Event::EndForUnknownJob { job_id, hostname } => {
                 warn!(job = job_id, worker = %hostname, "END for a job this master does not track: acknowledged");
             }
@@ -427,6 +435,35 @@ impl MasterDaemon {
             }
         }
         self.store.apply(&set).await?;
+        self.next_schedule = Instant::now();
+        Ok(())
+    }
+
+    /// The final result never came (lost log records): the job ends Incomplete (Canceled if
+    /// it was being canceled) instead of staying Running for ever as in LAVA (§9 #19).
+    async fn finish_overdue(
+        &mut self,
+        job_id: JobId,
+        was_canceling: bool,
+    ) -> Result<(), MasterDaemonError> {
+        let Some(job) = self.store.job(job_id).await? else {
+            return Ok(());
+        };
+        if job.state == JobState::Finished {
+            return Ok(());
+        }
+        let health = if was_canceling || job.state == JobState::Canceling {
+            JobHealth::Canceled
+        } else {
+            JobHealth::Incomplete
+        };
+        let comment = "lava-run ended but its final result never reached the master".to_owned();
+        let set = self
+            .finish_changes(&job, health, ErrorType::Infrastructure, Some(comment))
+            .await?;
+        self.store.apply(&set).await?;
+        let _ = self.machine.finish_job(job_id);
+        self.close_log(job_id).await;
         self.next_schedule = Instant::now();
         Ok(())
     }
