@@ -458,6 +458,11 @@ mod tests {
             .args(["-c", "sleep 30; true", "lava-run [job: 1]"])
             .spawn()
             .unwrap();
+        // Between fork and exec the child still shows our own command line.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !is_lava_run_alive(child.id()) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         assert!(is_lava_run_alive(child.id()));
         child.kill().unwrap();
         child.wait().unwrap();
