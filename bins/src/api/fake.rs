@@ -5,6 +5,7 @@
 //! light check only (a YAML mapping with `job_name`, `device_type`, `timeouts`, `actions`
 //! and `visibility`); the master's backend uses lava-core's job parser instead. Rendering a
 //! device configuration returns the dictionary as stored: there is no template engine here.
+//! [`FakeBackend::run_jobs_step`] plays scheduler and slave so that clients can follow a job.
 
 use super::auth::tokens_match;
 use super::backend::{
