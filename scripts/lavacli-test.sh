@@ -10,7 +10,8 @@
 # backend) on a free 127.0.0.1 port. To test another server, set
 #   LAVACLI_TEST_URI=http://HOST:PORT/RPC2
 #   LAVACLI_TEST_ADMIN=NAME:TOKEN   (an admin)   LAVACLI_TEST_USER=NAME:TOKEN (a plain user)
-# on an empty lab. Prints `N passed, M failed` and exits non-zero on any failure.
+# on an empty lab whose scheduler runs jobs on devices in good health (the master with a
+# slave running the lava-run test double). Prints `N passed, M failed` and exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,7 +48,8 @@ else
     cargo build -q -p lava-bins --example api_fake_server || exit 1
     ADMIN="admin:$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
     USER_PAIR="bob:$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-    target/debug/examples/api_fake_server --user "$ADMIN:admin" --user "$USER_PAIR" \
+    # --run-jobs: the fake plays scheduler and slave, so that jobs run on good devices.
+    target/debug/examples/api_fake_server --user "$ADMIN:admin" --user "$USER_PAIR" --run-jobs 200 \
         >"$WORK/server.out" 2>"$WORK/server.err" &
     SERVER_PID=$!
     for _ in $(seq 1 100); do
@@ -191,6 +193,8 @@ run "tags add" 0 tags add --description "has a USB hub" usb && pass
 run "tags list" 0 tags list && expect "$OUT" "Tags:" "* usb (has a USB hub)"
 
 run "jobs validate" 0 jobs validate "$WORK/job.yaml" && pass
+# In maintenance, qemu01 takes no job: job 1 stays Submitted until canceled.
+run "devices update --health MAINTENANCE" 0 devices update --health MAINTENANCE qemu01 && pass
 run "jobs submit" 0 --identity user jobs submit "$WORK/job.yaml" && expect "$OUT" "1"
 run "jobs show" 0 jobs show 1 &&
     expect "$OUT" "id          : 1" "description : lavacli smoke test" "submitter   : $USER_NAME" "device-type : qemu" "state       : Submitted" "Health      : Unknown" "visibility  : Public"
@@ -201,6 +205,13 @@ run "jobs definition" 0 jobs definition 1 && expect_same "$OUT" "$WORK/job.print
 run "jobs logs --no-follow" 0 jobs logs --no-follow 1 && pass
 run "jobs cancel" 0 jobs cancel 1 && pass
 run "jobs show (canceled)" 0 jobs show 1 && expect "$OUT" "state       : Finished" "Health      : Canceled"
+run "devices update --health GOOD" 0 devices update --health GOOD qemu01 && pass
+run "jobs submit (to run)" 0 --identity user jobs submit "$WORK/job.yaml" && expect "$OUT" "2"
+run "jobs wait" 0 jobs wait --polling 1 --timeout 60 2 && pass
+run "jobs show (complete)" 0 jobs show 2 &&
+    expect "$OUT" "device      : qemu01" "state       : Finished" "Health      : Complete"
+run "jobs logs" 0 jobs logs --raw 2 && expect_contains "$OUT" '"lvl": "info", "msg": "Job finished correctly"'
+run "results" 0 results 2 && pass
 run "jobs show (unknown)" 1 jobs show 999 && expect_contains "$ERR" "Fault 404: \"Job '999' was not found.\""
 run "jobs submit (invalid)" 1 jobs submit "$WORK/env.yaml" && expect_contains "$ERR" "Fault 400"
 

@@ -1,8 +1,10 @@
 //! Serves the XML-RPC API over the in-memory fake backend, for lavacli tests.
 //!
-//! `api_fake_server [--bind 127.0.0.1:0] [--user NAME:TOKEN[:admin]]...` prints
-//! `listening on http://ADDR/RPC2` once bound (port 0 picks a free port), then serves until
-//! killed.
+//! `api_fake_server [--bind 127.0.0.1:0] [--user NAME:TOKEN[:admin]]... [--run-jobs MS]`
+//! prints `listening on http://ADDR/RPC2` once bound (port 0 picks a free port), then serves
+//! until killed. With `--run-jobs MS`, the fake plays scheduler and slave every MS
+//! milliseconds (see `FakeBackend::run_jobs_step`), so that `lavacli jobs wait` and
+//! `jobs logs` have a job to follow.
 
 use clap::Parser;
 use lava_bins::api::{Api, FakeBackend};
@@ -19,6 +21,9 @@ struct Args {
     /// A user: NAME:TOKEN, or NAME:TOKEN:admin for an admin.
     #[arg(long = "user")]
     users: Vec<String>,
+    /// Run jobs every this many milliseconds (0: never).
+    #[arg(long, default_value_t = 0)]
+    run_jobs: u64,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -37,11 +42,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         backend.add_user(name, token, admin);
     }
+    let backend = Arc::new(backend);
+    if args.run_jobs > 0 {
+        let lab = backend.clone();
+        let period = std::time::Duration::from_millis(args.run_jobs);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(period);
+            loop {
+                ticks.tick().await;
+                lab.run_jobs_step();
+            }
+        });
+    }
     let listener = tokio::net::TcpListener::bind(args.bind).await?;
     let addr = listener.local_addr()?;
     let mut out = std::io::stdout();
     writeln!(out, "listening on http://{addr}/RPC2")?;
     out.flush()?;
-    Api::new(Arc::new(backend)).serve(listener).await?;
+    Api::new(backend).serve(listener).await?;
     Ok(())
 }

@@ -202,3 +202,97 @@ proptest! {
         prop_assert!(parse_response(text.as_bytes()).is_ok(), "{}", text);
     }
 }
+
+#[tokio::test]
+async fn graceful_shutdown() {
+    let backend = Arc::new(FakeBackend::new());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(Api::new(backend).serve_until(listener, async {
+        let _ = stopped.await;
+    }));
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
+
+/// Arguments of any type, including nested ones.
+fn arb_arg() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        any::<i64>().prop_map(Value::Int),
+        (-3i64..5).prop_map(Value::Int),
+        any::<bool>().prop_map(Value::Bool),
+        prop::sample::select(vec![
+            "w1",
+            "qemu",
+            "qemu01",
+            "1",
+            "",
+            "../x",
+            "MAINTENANCE",
+            "hours",
+            "job_name: x"
+        ])
+        .prop_map(Value::str),
+        "[a-z0-9 ]{0,8}".prop_map(Value::String),
+        Just(Value::Nil),
+        Just(Value::Double(1.5)),
+        Just(Value::DateTime("20200501T00:00:00".into())),
+        prop::collection::vec(any::<u8>(), 0..8).prop_map(Value::Base64),
+    ];
+    leaf.prop_recursive(2, 8, 3, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+            prop::collection::vec(("[a-z]{1,4}", inner), 0..3).prop_map(Value::Struct),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Every method, any arguments, any caller: a value or a fault with a known code.
+    #[test]
+    fn any_arguments_to_any_method(
+        method in prop::sample::select(lava_bins::api::methods::METHODS.iter().map(|(n, _)| *n).collect::<Vec<_>>()),
+        args in prop::collection::vec(arb_arg(), 0..9),
+        caller in 0usize..3,
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let backend = Arc::new(FakeBackend::new());
+        backend.add_user("admin", "t", true);
+        backend.add_user("bob", "t", false);
+        let api = Api::new(backend);
+        let admin = lava_bins::api::auth::basic_header("admin", "t");
+        let bob = lava_bins::api::auth::basic_header("bob", "t");
+        let seed = [
+            write_method_call("scheduler.workers.add", &[s("w1")]),
+            write_method_call("scheduler.device_types.add", &[s("qemu"), Value::Nil, Value::Bool(true), Value::Bool(false), Value::Int(1), s("jobs")]),
+            write_method_call("scheduler.devices.add", &[s("qemu01"), s("qemu"), s("w1")]),
+            write_method_call("scheduler.jobs.submit", &[s(&definition("j", "personal"))]),
+        ];
+        for call in &seed {
+            runtime.block_on(api.handle(Some(admin.as_bytes()), call.as_bytes()));
+        }
+        let auth = [Some(admin.as_bytes()), Some(bob.as_bytes()), None][caller];
+        let body = write_method_call(method, &args);
+        let (status, text) = runtime.block_on(api.handle(auth, body.as_bytes()));
+        prop_assert_eq!(status, 200);
+        if let Err(fault) = parse_response(text.as_bytes()).expect("a methodResponse") {
+            prop_assert!(
+                [BAD_REQUEST, AUTH_REQUIRED, FORBIDDEN, NOT_FOUND, INVALID_PARAMS].contains(&fault.code),
+                "{} {:?}: {}", method, args, fault
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn large_bodies_under_the_default_limit_are_served() {
+    let lab = Lab::start().await;
+    // Larger than axum's 2 MiB default for extractors, under the API's 10 MiB.
+    let text = "z".repeat(3 * 1024 * 1024);
+    assert_eq!(
+        lab.ok(ANON, "system.methodHelp", &[Value::str(text)]).await,
+        s("")
+    );
+}

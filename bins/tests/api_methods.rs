@@ -947,3 +947,80 @@ async fn results() {
     lab.backend.set_results(1, yaml);
     assert_eq!(lab.ok(ADMIN, method, &[s("1")]).await, s(yaml));
 }
+
+#[tokio::test]
+async fn watching_a_job_run() {
+    let lab = Lab::start().await;
+    lab.seed().await;
+    lab.ok(
+        ADMIN,
+        "scheduler.devices.update",
+        &[
+            s("qemu01"),
+            Value::Nil,
+            Value::Nil,
+            Value::Nil,
+            b(true),
+            s("MAINTENANCE"),
+        ],
+    )
+    .await;
+    lab.ok(
+        BOB,
+        "scheduler.jobs.submit",
+        &[s(&definition("watched", "public"))],
+    )
+    .await;
+    lab.backend.run_jobs_step();
+    let show = lab.ok(ANON, "scheduler.jobs.show", &[i(1)]).await;
+    assert_eq!(
+        member(&show, "state"),
+        &s("Submitted"),
+        "no device in good health"
+    );
+
+    lab.ok(
+        ADMIN,
+        "scheduler.devices.update",
+        &[
+            s("qemu01"),
+            Value::Nil,
+            Value::Nil,
+            Value::Nil,
+            b(true),
+            s("GOOD"),
+        ],
+    )
+    .await;
+    lab.backend.run_jobs_step();
+    let show = lab.ok(ANON, "scheduler.jobs.show", &[i(1)]).await;
+    assert_eq!(member(&show, "state"), &s("Running"));
+    assert_eq!(member(&show, "device"), &s("qemu01"));
+    assert!(matches!(member(&show, "start_time"), Value::DateTime(_)));
+    let device = lab.ok(ANON, "scheduler.devices.show", &[s("qemu01")]).await;
+    assert_eq!(member(&device, "current_job"), &i(1));
+    let Value::Array(first) = lab.ok(ANON, "scheduler.jobs.logs", &[i(1)]).await else {
+        panic!()
+    };
+    assert_eq!(first[0], b(false));
+
+    lab.backend.run_jobs_step();
+    let show = lab.ok(ANON, "scheduler.jobs.show", &[i(1)]).await;
+    assert_eq!(member(&show, "state"), &s("Finished"));
+    assert_eq!(member(&show, "health"), &s("Complete"));
+    let Value::Array(logs) = lab.ok(ANON, "scheduler.jobs.logs", &[i(1)]).await else {
+        panic!()
+    };
+    assert_eq!(logs[0], b(true));
+    let Value::Base64(text) = &logs[1] else {
+        panic!("{logs:?}")
+    };
+    // What lavacli does with it: a YAML list of {dt, lvl, msg}.
+    let lines: Vec<serde_json::Value> =
+        serde_saphyr::from_str(std::str::from_utf8(text).unwrap()).unwrap();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[3]["msg"], "Job finished correctly");
+    assert_eq!(lines[2]["lvl"], "target");
+    let device = lab.ok(ANON, "scheduler.devices.show", &[s("qemu01")]).await;
+    assert_eq!(member(&device, "current_job"), &Value::Nil);
+}

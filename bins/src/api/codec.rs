@@ -15,6 +15,10 @@ use std::fmt::Write as _;
 /// The deepest element nesting accepted in a request (three levels per nested value).
 pub const MAX_DEPTH: usize = 128;
 
+/// The most elements accepted in a request. LAVA's calls use a few dozen; the cap keeps the
+/// element tree of a hostile body (`<a/>` is 4 bytes of input, ~100 bytes of tree) small.
+pub const MAX_ELEMENTS: usize = 100_000;
+
 /// A parsed method call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MethodCall {
@@ -80,9 +84,14 @@ fn name_of(start: &quick_xml::events::BytesStart<'_>) -> String {
 fn open_element(
     stack: &mut Vec<Element>,
     root: &Option<Element>,
+    count: &mut usize,
     name: String,
     is_empty: bool,
 ) -> Result<Option<Element>, Fault> {
+    *count += 1;
+    if *count > MAX_ELEMENTS {
+        return Err(invalid(format!("more than {MAX_ELEMENTS} elements")));
+    }
     if root.is_some() {
         return Err(not_well_formed("content after the document element"));
     }
@@ -111,16 +120,17 @@ fn parse_tree(text: &str) -> Result<Element, Fault> {
     // A stack of open elements; the root is the only element left at the end.
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
+    let mut count = 0;
     loop {
         let event = reader
             .read_event()
             .map_err(|e| not_well_formed(format!("at byte {}: {e}", reader.buffer_position())))?;
         match event {
             Event::Start(start) => {
-                open_element(&mut stack, &root, name_of(&start), false)?;
+                open_element(&mut stack, &root, &mut count, name_of(&start), false)?;
             }
             Event::Empty(start) => {
-                let element = open_element(&mut stack, &root, name_of(&start), true)?;
+                let element = open_element(&mut stack, &root, &mut count, name_of(&start), true)?;
                 if let Some(element) = element {
                     match stack.last_mut() {
                         Some(parent) => parent.children.push(element),
@@ -572,6 +582,22 @@ mod tests {
             "</data></array></value>".repeat(30)
         );
         assert!(call(&body).is_ok());
+    }
+
+    #[test]
+    fn element_count_is_capped() {
+        let body = |n: usize| {
+            format!(
+                "<methodCall><methodName>m</methodName><params><param><value><array><data>{}</data></array></value></param></params></methodCall>",
+                "<value><nil/></value>".repeat(n)
+            )
+        };
+        // 7 elements around the values, 2 per value.
+        let fits = (MAX_ELEMENTS - 7) / 2;
+        assert!(call(&body(fits)).is_ok());
+        let fault = call(&body(fits + 1)).unwrap_err();
+        assert_eq!(fault.code, codes::INVALID_XML_RPC);
+        assert!(fault.message.contains("elements"), "{fault}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! light check only (a YAML mapping with `job_name`, `device_type`, `timeouts`, `actions`
 //! and `visibility`); the master's backend uses lava-core's job parser instead. Rendering a
 //! device configuration returns the dictionary as stored: there is no template engine here.
+//! [`FakeBackend::run_jobs_step`] plays scheduler and slave so that clients can follow a job.
 
 use super::auth::tokens_match;
 use super::backend::{
@@ -13,7 +14,7 @@ use super::backend::{
 };
 use async_trait::async_trait;
 use lava_core::model::{
-    Device, DeviceType, Job, JobHealth, JobId, JobState, Priority, Tag, Worker,
+    Device, DeviceHealth, DeviceType, Job, JobHealth, JobId, JobState, Priority, Tag, Worker,
 };
 use lava_core::time::Timestamp;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -177,6 +178,67 @@ impl FakeBackend {
             .entry(id)
             .or_default()
             .extend(lines.iter().map(|l| (*l).to_owned()));
+    }
+
+    /// Plays scheduler and slave for one step, so that clients can watch jobs run:
+    /// a Submitted job starts Running on a free device of its type whose health is Good or
+    /// Unknown, a Running job finishes Complete, a Canceling one finishes Canceled. Each
+    /// step writes log lines as lava-run would.
+    pub fn run_jobs_step(&self) {
+        let mut st = self.lock();
+        let now = st.tick();
+        let ids: Vec<JobId> = st.jobs.keys().copied().collect();
+        for id in ids {
+            let Some(job) = st.jobs.get(&id).cloned() else {
+                continue;
+            };
+            let mut lines = Vec::new();
+            let mut log = |lvl: &str, msg: &str| {
+                lines.push(format!(
+                    "- {{\"dt\": \"{now}\", \"lvl\": \"{lvl}\", \"msg\": \"{msg}\"}}"
+                ));
+            };
+            let mut update = job.clone();
+            match job.state {
+                JobState::Submitted => {
+                    let busy: BTreeSet<String> = st
+                        .jobs
+                        .values()
+                        .filter(|j| j.state != JobState::Finished)
+                        .filter_map(|j| j.actual_device.clone())
+                        .collect();
+                    let free = st.devices.values().find(|d| {
+                        Some(&d.device_type) == job.requested_device_type.as_ref()
+                            && matches!(d.health, DeviceHealth::Good | DeviceHealth::Unknown)
+                            && !busy.contains(&d.hostname)
+                    });
+                    let Some(device) = free else {
+                        continue;
+                    };
+                    update.state = JobState::Running;
+                    update.start_time = Some(now);
+                    update.actual_device = Some(device.hostname.clone());
+                    log("info", "lava-dispatcher, installed at version: 2020.05");
+                    log("info", &format!("start: 0 validate on {}", device.hostname));
+                }
+                JobState::Running => {
+                    update.state = JobState::Finished;
+                    update.health = JobHealth::Complete;
+                    update.end_time = Some(now);
+                    log("target", "Hello from the fake device");
+                    log("info", "Job finished correctly");
+                }
+                JobState::Canceling => {
+                    update.state = JobState::Finished;
+                    update.health = JobHealth::Canceled;
+                    update.end_time = Some(now);
+                    log("error", "Canceled");
+                }
+                _ => continue,
+            }
+            st.jobs.insert(id, update);
+            st.logs.entry(id).or_default().extend(lines);
+        }
     }
 
     /// Stores the results YAML of a job.

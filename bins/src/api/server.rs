@@ -145,7 +145,7 @@ async fn rpc2(State(api): State<Api>, headers: HeaderMap, body: Body) -> Respons
             let fault = Fault::new(
                 codes::INVALID_XML_RPC,
                 format!(
-                    "Unable to decode request: the body is larger than {} bytes",
+                    "Unable to decode request: the body is larger than {} bytes or was cut short",
                     api.body_limit
                 ),
             );

@@ -46,14 +46,36 @@ async fn visible_job(call: &Call<'_>, index: usize) -> Result<Job, Fault> {
 
 /// The job's description: `job_name` in its definition, as LAVA stores it at submission.
 pub(super) fn description(job: &Job) -> Value {
-    #[derive(serde::Deserialize)]
-    struct Head {
-        job_name: Option<String>,
+    job_name(&job.definition).map_or(Value::Nil, Value::String)
+}
+
+#[derive(serde::Deserialize)]
+struct JobNameOnly {
+    job_name: Option<String>,
+}
+
+/// `job_name` of a definition. Parsing a whole definition costs far more than the rest of
+/// a `jobs.show`, so a block-style top-level `job_name:` line whose value fits on that line
+/// is parsed alone; anything else (flow style, block scalars, aliases) takes a full parse.
+fn job_name(definition: &str) -> Option<String> {
+    let mut lines = definition.lines();
+    while let Some(line) = lines.next() {
+        if !line.starts_with("job_name:") {
+            continue;
+        }
+        let continues = lines
+            .next()
+            .is_some_and(|next| next.starts_with([' ', '\t']));
+        if !continues {
+            if let Ok(head) = serde_saphyr::from_str::<JobNameOnly>(line) {
+                return head.job_name;
+            }
+        }
+        break;
     }
-    serde_saphyr::from_str::<Head>(&job.definition)
+    serde_saphyr::from_str::<JobNameOnly>(definition)
         .ok()
         .and_then(|h| h.job_name)
-        .map_or(Value::Nil, Value::String)
 }
 
 pub(super) async fn submit(call: &Call<'_>) -> Result<Value, Fault> {
@@ -240,4 +262,36 @@ fn now() -> Timestamp {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
     Timestamp(micros)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::job_name;
+
+    #[test]
+    fn job_names() {
+        let body = "device_type: qemu\nactions: []\n";
+        assert_eq!(
+            job_name(&format!("job_name: smoke\n{body}")).as_deref(),
+            Some("smoke")
+        );
+        assert_eq!(
+            job_name(&format!("{body}job_name: 'a: b' # c\n")).as_deref(),
+            Some("a: b")
+        );
+        assert_eq!(
+            job_name(&format!("job_name: >\n  folded\n  name\n{body}")).as_deref(),
+            Some("folded name\n")
+        );
+        assert_eq!(
+            job_name("{job_name: flow, device_type: qemu}").as_deref(),
+            Some("flow")
+        );
+        assert_eq!(
+            job_name(&format!("x: &n aliased\njob_name: *n\n{body}")).as_deref(),
+            Some("aliased")
+        );
+        assert_eq!(job_name(body), None);
+        assert_eq!(job_name("job_name: [unclosed"), None);
+    }
 }
