@@ -35,6 +35,17 @@ fn free_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
+/// Binds `endpoint` again after a close: libzmq releases a listener asynchronously, so
+/// the first attempts may find it still in use (a restarted process would not).
+async fn bind_again(server: &ZmqServer, endpoint: &str) -> lava_transport::zeromq::ZmqMaster {
+    loop {
+        match server.bind_master(endpoint, &plain()) {
+            Ok(master) => return master,
+            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
+}
+
 #[tokio::test]
 async fn master_and_slave_exchange_frames() {
     let server = ZmqServer::plain();
@@ -129,7 +140,7 @@ async fn a_slave_queues_messages_until_the_master_exists() {
     master.close().await.unwrap();
     drop(master);
     slave.send(frames(&["PING"])).await.unwrap();
-    let mut restarted = server.bind_master(&endpoint, &plain()).unwrap();
+    let mut restarted = within("the endpoint to be free", bind_again(&server, &endpoint)).await;
     assert_eq!(
         within("PING after restart", restarted.recv())
             .await
@@ -373,7 +384,10 @@ async fn a_slave_queues_at_most_ten_messages() {
     master.send(&peer, frames(&["PONG", "20"])).await.unwrap();
     within("PONG", slave.recv()).await.unwrap();
     slave.send(frames(&["after"])).await.unwrap();
-    assert_eq!(within("the next message", master.recv()).await.unwrap().1, frames(&["after"]));
+    assert_eq!(
+        within("the next message", master.recv()).await.unwrap().1,
+        frames(&["after"])
+    );
 }
 
 #[tokio::test]
@@ -395,5 +409,8 @@ async fn ipv6_loopback_when_the_host_has_it() {
     let mut slave = connect_slave(&endpoint, "v6.example", &options, None).unwrap();
     slave.send(frames(&["HELLO", "3"])).await.unwrap();
     let (peer, got) = within("HELLO over IPv6", master.recv()).await.unwrap();
-    assert_eq!((peer.as_str(), got), (Some("v6.example"), frames(&["HELLO", "3"])));
+    assert_eq!(
+        (peer.as_str(), got),
+        (Some("v6.example"), frames(&["HELLO", "3"]))
+    );
 }
