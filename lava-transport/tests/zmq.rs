@@ -414,3 +414,28 @@ async fn ipv6_loopback_when_the_host_has_it() {
         (Some("v6.example"), frames(&["HELLO", "3"]))
     );
 }
+
+#[tokio::test]
+async fn peers_without_identity_or_routing_frames_are_delivered_as_they_are() {
+    let server = ZmqServer::plain();
+    let mut master = server.bind_master(ANY_PORT, &plain()).unwrap();
+    // A DEALER that sets no identity (as a 2016 slave without --hostname would): libzmq
+    // names it with a NUL byte and 4 bytes, and the frames arrive without a routing frame.
+    let context = zmq::Context::new();
+    let dealer = context.socket(zmq::DEALER).unwrap();
+    dealer.set_linger(0).unwrap();
+    dealer.connect(master.endpoint()).unwrap();
+    dealer.send_multipart([b"PING".as_slice()], 0).unwrap();
+    let (peer, got) = within("the anonymous PING", master.recv()).await.unwrap();
+    assert_eq!(got, frames(&["PING"]));
+    assert_eq!(peer.as_bytes().len(), 5);
+    assert_eq!(peer.as_bytes()[0], 0);
+    // Shown as bytes in logs, not as text with a NUL in it.
+    assert!(peer.to_string().starts_with("[0, "), "{peer}");
+    master.send(&peer, frames(&["PONG", "20"])).await.unwrap();
+    let reply = tokio::task::spawn_blocking(move || dealer.recv_multipart(0).unwrap());
+    assert_eq!(
+        within("the PONG", reply).await.unwrap(),
+        frames(&["PONG", "20"])
+    );
+}

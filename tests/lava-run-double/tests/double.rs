@@ -276,3 +276,24 @@ fn kill(signal: &str, pid: u32) {
         .unwrap();
     assert!(status.success());
 }
+
+#[tokio::test]
+async fn an_invalid_job_definition_fails_with_an_empty_description() {
+    let (mut sink, url) = sink();
+    let work = Work::new("pass");
+    std::fs::write(work.path("job.yaml"), "actions: [unclosed\n").unwrap();
+    let mut child = work.command(Path::new(DOUBLE), Some(&url)).spawn().unwrap();
+    let records = records_until(&mut sink, is_job_result).await;
+    assert_eq!(exit_code(&mut child).await, Some(1));
+    let last = records.last().unwrap();
+    assert_eq!(last["msg"]["error_type"], "Job");
+    assert!(last["msg"]["error_msg"]
+        .as_str()
+        .unwrap()
+        .contains("job.yaml"));
+    // lava-run writes an empty description when the job could not be parsed.
+    assert_eq!(
+        std::fs::read_to_string(work.path("out/description.yaml")).unwrap(),
+        ""
+    );
+}
