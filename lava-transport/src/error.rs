@@ -113,6 +113,14 @@ pub enum CertificateError {
         /// Why it is refused.
         problem: &'static str,
     },
+    /// A metadata entry that cannot be written as ZPL.
+    #[error("certificate metadata {name:?}: {problem}")]
+    Metadata {
+        /// The entry's name.
+        name: String,
+        /// Why it is refused.
+        problem: &'static str,
+    },
     /// libzmq could not generate or check a key pair.
     #[error("CURVE key operation failed: {0}")]
     Zmq(zmq::Error),
