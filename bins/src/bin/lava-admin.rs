@@ -1,12 +1,20 @@
 //! `lava-admin`: the admin workflow of the LAVA docs, against the master's store.
+//!
+//! Each command group lives in its own module under `bins/src/admin/`; this file only parses
+//! the command line and reports the outcome.
+
+use lava_bins::admin;
+use std::process::ExitCode;
 
 use clap::Parser;
 
-/// Administer a lava-rs lab.
-#[derive(Debug, Parser)]
-#[command(name = "lava-admin", version)]
-struct Cli {}
-
-fn main() {
-    let _cli = Cli::parse();
+fn main() -> ExitCode {
+    let cli = admin::Cli::parse();
+    match admin::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("lava-admin: {err}");
+            ExitCode::FAILURE
+        }
+    }
 }

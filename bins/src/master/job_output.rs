@@ -1,0 +1,202 @@
+//! A job's output directory, laid out as LAVA's lava-logs does: `output.yaml` holds one
+//! `- <line>` per log record and `output.idx` the byte offset of each line (8 bytes,
+//! native-endian u64), so that line N can be found without reading the file.
+
+use lava_core::time::civil_from_days;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+/// `<root>/job-output/<YYYY>/<MM>/<DD>/<job_id>`, dated by the job's submit time (LAVA's
+/// layout under `MEDIA_ROOT`).
+pub fn job_output_dir(root: &Path, job_id: i64, submit_time_secs: i64) -> PathBuf {
+    let (y, m, d) = civil_from_days(submit_time_secs.div_euclid(86_400));
+    root.join("job-output")
+        .join(format!("{y:04}"))
+        .join(format!("{m:02}"))
+        .join(format!("{d:02}"))
+        .join(job_id.to_string())
+}
+
+/// The open `output.yaml` + `output.idx` of one job.
+#[derive(Debug)]
+pub struct JobLog {
+    yaml: File,
+    idx: File,
+    offset: u64,
+    lines: u64,
+}
+
+impl JobLog {
+    /// Opens (creating the directory and files as needed) the log of the job in `dir`.
+    ///
+    /// A torn last write (index shorter or longer than the lines, after a crash) is repaired:
+    /// the index is cut back to whole entries and the YAML to the end of the last indexed line.
+    pub fn open(dir: &Path) -> io::Result<JobLog> {
+        fs::create_dir_all(dir)?;
+        let mut yaml = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(dir.join("output.yaml"))?;
+        let mut idx = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(dir.join("output.idx"))?;
+        let mut lines = idx.metadata()?.len() / 8;
+        idx.set_len(lines * 8)?;
+        let mut yaml_len = yaml.metadata()?.len();
+        // The index entry is written before its line: after a crash the last entry may
+        // point at a line that is missing or torn. Drop such entries and torn bytes.
+        while lines > 0 {
+            idx.seek(SeekFrom::Start((lines - 1) * 8))?;
+            let mut entry = [0u8; 8];
+            idx.read_exact(&mut entry)?;
+            let start = u64::from_ne_bytes(entry);
+            if start < yaml_len {
+                yaml.seek(SeekFrom::Start(yaml_len - 1))?;
+                let mut last = [0u8; 1];
+                yaml.read_exact(&mut last)?;
+                if last[0] == b'\n' {
+                    break;
+                }
+            }
+            yaml_len = yaml_len.min(start);
+            yaml.set_len(yaml_len)?;
+            lines -= 1;
+            idx.set_len(lines * 8)?;
+        }
+        if lines == 0 {
+            yaml_len = 0;
+            yaml.set_len(0)?;
+        }
+        let offset = yaml_len;
+        Ok(JobLog {
+            yaml,
+            idx,
+            offset,
+            lines,
+        })
+    }
+
+    /// Appends one record's line (as received, without the leading `- `).
+    pub fn append(&mut self, line: &str) -> io::Result<()> {
+        self.idx.write_all(&self.offset.to_ne_bytes())?;
+        self.idx.flush()?;
+        let mut record = Vec::with_capacity(line.len() + 3);
+        record.extend_from_slice(b"- ");
+        record.extend_from_slice(line.as_bytes());
+        record.push(b'\n');
+        self.yaml.write_all(&record)?;
+        self.yaml.flush()?;
+        self.offset += record.len() as u64;
+        self.lines += 1;
+        Ok(())
+    }
+
+    /// How many lines the log holds.
+    pub fn lines(&self) -> u64 {
+        self.lines
+    }
+}
+
+/// Reads lines `start..` (at most `count`) of a job's log, using the index.
+pub fn read_lines(dir: &Path, start: u64, count: u64) -> io::Result<Vec<String>> {
+    let idx = match fs::read(dir.join("output.idx")) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let offsets: Vec<u64> = idx
+        .chunks_exact(8)
+        .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
+        .collect();
+    let yaml = fs::read(dir.join("output.yaml"))?;
+    let mut out = Vec::new();
+    for (n, begin) in offsets
+        .iter()
+        .enumerate()
+        .skip(start as usize)
+        .take(count as usize)
+    {
+        let end = offsets.get(n + 1).copied().unwrap_or(yaml.len() as u64);
+        let (begin, end) = (*begin as usize, (end as usize).min(yaml.len()));
+        if begin >= end {
+            break;
+        }
+        let text = String::from_utf8_lossy(&yaml[begin..end]);
+        out.push(
+            text.trim_end_matches('\n')
+                .trim_start_matches("- ")
+                .to_owned(),
+        );
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_is_lavas() {
+        let dir = job_output_dir(Path::new("/m"), 42, 1_588_334_400);
+        assert_eq!(dir, Path::new("/m/job-output/2020/05/01/42"));
+    }
+
+    #[test]
+    fn lines_and_index() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut log = JobLog::open(tmp.path()).unwrap();
+        log.append(r#"{"dt": "x", "lvl": "info", "msg": "one"}"#)
+            .unwrap();
+        log.append(r#"{"dt": "y", "lvl": "info", "msg": "two"}"#)
+            .unwrap();
+        assert_eq!(log.lines(), 2);
+        let yaml = fs::read_to_string(tmp.path().join("output.yaml")).unwrap();
+        assert_eq!(
+            yaml,
+            "- {\"dt\": \"x\", \"lvl\": \"info\", \"msg\": \"one\"}\n- {\"dt\": \"y\", \"lvl\": \"info\", \"msg\": \"two\"}\n"
+        );
+        let idx = fs::read(tmp.path().join("output.idx")).unwrap();
+        assert_eq!(idx.len(), 16);
+        assert_eq!(u64::from_ne_bytes(idx[8..16].try_into().unwrap()), 43);
+        let lines = read_lines(tmp.path(), 1, 10).unwrap();
+        assert_eq!(lines, [r#"{"dt": "y", "lvl": "info", "msg": "two"}"#]);
+        drop(log);
+        let mut log = JobLog::open(tmp.path()).unwrap();
+        assert_eq!(log.lines(), 2);
+        log.append("{}").unwrap();
+        assert_eq!(read_lines(tmp.path(), 0, 10).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_torn_write_is_repaired_on_open() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut log = JobLog::open(tmp.path()).unwrap();
+        log.append("{a: 1}").unwrap();
+        log.append("{b: 2}").unwrap();
+        drop(log);
+        // Crash after the index entry and half the line.
+        let mut idx = OpenOptions::new()
+            .append(true)
+            .open(tmp.path().join("output.idx"))
+            .unwrap();
+        let len = fs::metadata(tmp.path().join("output.yaml")).unwrap().len();
+        idx.write_all(&len.to_ne_bytes()).unwrap();
+        idx.write_all(&[1, 2, 3]).unwrap();
+        let mut yaml = OpenOptions::new()
+            .append(true)
+            .open(tmp.path().join("output.yaml"))
+            .unwrap();
+        yaml.write_all(b"- {c: ").unwrap();
+        let mut log = JobLog::open(tmp.path()).unwrap();
+        assert_eq!(log.lines(), 2);
+        log.append("{d: 4}").unwrap();
+        assert_eq!(
+            read_lines(tmp.path(), 0, 10).unwrap(),
+            ["{a: 1}", "{b: 2}", "{d: 4}"]
+        );
+    }
+}

@@ -1,0 +1,136 @@
+//! `lava-slave`'s command line: LAVA 2020.05's options plus `--lava-run`.
+
+use clap::Parser;
+use std::path::PathBuf;
+
+/// The lava-rs slave: connects out to a LAVA (or lava-rs) master and runs lava-run for its jobs.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "lava-slave", version, about)]
+pub struct SlaveOptions {
+    /// Name of the worker (its ZeroMQ identity); default: this host's FQDN.
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// Run lava-run with --debug, inheriting stdout and stderr.
+    #[arg(long)]
+    pub debug: bool,
+    /// Where the job table (db.sqlite3) and per-job directories live.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "/var/lib/lava/dispatcher/slave"
+    )]
+    pub slave_dir: PathBuf,
+    /// The master's control socket.
+    #[arg(long, value_name = "URL")]
+    pub master: String,
+    /// The master's log socket, handed to lava-run as --logging-url.
+    #[arg(long, value_name = "URL")]
+    pub socket_addr: String,
+    /// A SOCKS proxy for the sockets, handed to lava-run.
+    #[arg(long, value_name = "URL")]
+    pub socks_proxy: Option<String>,
+    /// Enable IPv6.
+    #[arg(long)]
+    pub ipv6: bool,
+    /// Encrypt with CurveZMQ.
+    #[arg(long)]
+    pub encrypt: bool,
+    /// The master's public certificate, with --encrypt.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "/etc/lava-dispatcher/certificates.d/master.key"
+    )]
+    pub master_cert: PathBuf,
+    /// This slave's certificate (key pair), with --encrypt.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "/etc/lava-dispatcher/certificates.d/slave.key_secret"
+    )]
+    pub slave_cert: PathBuf,
+    /// Log file; `-` for stdout.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "/var/log/lava-dispatcher/lava-slave.log"
+    )]
+    pub log_file: String,
+    /// Log level: DEBUG, ERROR, INFO or WARN.
+    #[arg(short = 'l', long, value_name = "LEVEL", default_value = "INFO")]
+    pub level: String,
+    /// The lava-run program to start for each job.
+    #[arg(long, value_name = "PATH", default_value = "/usr/bin/lava-run")]
+    pub lava_run: PathBuf,
+}
+
+/// Why a worker name cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HostnameError {
+    /// LAVA accepts only `[-_a-zA-Z0-9.]+`.
+    #[error("invalid hostname {0:?}: only letters, digits, '-', '_' and '.' are allowed")]
+    Invalid(String),
+    /// `lava-logs` is the identity of LAVA's log daemon.
+    #[error("the hostname 'lava-logs' is reserved for LAVA's log daemon")]
+    Reserved,
+}
+
+/// Checks a worker name as LAVA's slave does (and refuses the reserved `lava-logs`).
+pub fn check_hostname(name: &str) -> Result<(), HostnameError> {
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return Err(HostnameError::Invalid(name.to_owned()));
+    }
+    if name == "lava-logs" {
+        return Err(HostnameError::Reserved);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lavas_options_parse() {
+        let o = SlaveOptions::try_parse_from([
+            "lava-slave",
+            "--hostname",
+            "worker01",
+            "--master",
+            "tcp://m:5556",
+            "--socket-addr",
+            "tcp://m:5555",
+            "--slave-dir",
+            "/tmp/s",
+            "--encrypt",
+            "--master-cert",
+            "/c/master.key",
+            "--slave-cert",
+            "/c/w.key_secret",
+            "--log-file",
+            "-",
+            "--level",
+            "DEBUG",
+            "--ipv6",
+            "--lava-run",
+            "/opt/lava-run",
+        ])
+        .unwrap();
+        assert_eq!(o.hostname.as_deref(), Some("worker01"));
+        assert!(o.encrypt && o.ipv6);
+        assert!(SlaveOptions::try_parse_from(["lava-slave", "--master", "tcp://m:1"]).is_err());
+    }
+
+    #[test]
+    fn hostnames() {
+        assert!(check_hostname("worker-01.example_com").is_ok());
+        assert_eq!(check_hostname("lava-logs"), Err(HostnameError::Reserved));
+        assert!(check_hostname("bad name").is_err());
+        assert!(check_hostname("").is_err());
+        assert!(check_hostname("é").is_err());
+    }
+}

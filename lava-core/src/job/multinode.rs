@@ -1,0 +1,193 @@
+//! Splitting a `lava-multinode` definition into one sub-job per role and count.
+//!
+//! Each sub-job's definition keeps the submission's `job_name`, `timeouts`, `priority`,
+//! `visibility`, `notify`, `metadata` and `reboot_to_fastboot`; takes `device_type` (or
+//! `connection` and `host_role`) and `context` from its role; keeps only the actions of its
+//! role (with `role` set to the role's name); and carries the group in
+//! `protocols.lava-multinode` (`target_group`, `role`, `group_size`, `sub_id`, plus the
+//! role's other keys such as `tags`, and the protocol's own keys such as `timeout`). That is
+//! what LAVA 2020.05's `split_multinode_yaml` produces.
+
+use super::yaml::{emit, Node, Value};
+use super::{JobDefinition, JobDefinitionError};
+use std::collections::BTreeSet;
+
+/// One sub-job of a multinode group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubJob {
+    /// Its role.
+    pub role: String,
+    /// Its position in the group, from 0.
+    pub sub_id: u32,
+    /// The device type it needs (`None` for a dynamic connection).
+    pub device_type: Option<String>,
+    /// Tags its device must carry.
+    pub tags: BTreeSet<String>,
+    /// Its own definition, as YAML.
+    pub definition: String,
+}
+
+const COPIED: &[&str] = &[
+    "job_name",
+    "timeouts",
+    "priority",
+    "visibility",
+    "notify",
+    "metadata",
+    "reboot_to_fastboot",
+];
+const FROM_ROLE: &[&str] = &["device_type", "connection", "host_role", "context"];
+
+fn string(s: &str) -> Node {
+    Node::new(Value::String(s.to_owned()))
+}
+
+fn int(i: i64) -> Node {
+    Node::new(Value::Int(i))
+}
+
+fn error(path: String, message: String) -> JobDefinitionError {
+    JobDefinitionError {
+        path,
+        message,
+        line: None,
+    }
+}
+
+/// Splits `definition` into its sub-jobs for the group `target_group`; a definition without
+/// the `lava-multinode` protocol gives no sub-job.
+pub fn split_multinode(
+    definition: &JobDefinition,
+    target_group: &str,
+) -> Result<Vec<SubJob>, JobDefinitionError> {
+    let Some(roles) = &definition.multinode else {
+        return Ok(Vec::new());
+    };
+    let tree = &definition.tree;
+    let protocol = tree
+        .get("protocols")
+        .and_then(|p| p.get("lava-multinode"))
+        .ok_or_else(|| error("protocols.lava-multinode".into(), "missing".into()))?;
+    let role_nodes = protocol
+        .get("roles")
+        .ok_or_else(|| error("protocols.lava-multinode.roles".into(), "missing".into()))?;
+    let group_size: i64 = roles.iter().map(|r| i64::from(r.count)).sum();
+    let actions = tree
+        .get("actions")
+        .and_then(Node::as_seq)
+        .unwrap_or_default();
+
+    // A dynamic connection's host must be a single device.
+    for role in roles {
+        if let Some(host) = &role.host_role {
+            if let Some(host_role) = roles.iter().find(|r| &r.name == host) {
+                if host_role.count != 1 {
+                    return Err(error(
+                        format!("protocols.lava-multinode.roles.{host}.count"),
+                        "the count of a role designated as a host_role must be 1".into(),
+                    ));
+                }
+            }
+        }
+    }
+
+    let mut sub_jobs = Vec::new();
+    let mut sub_id: u32 = 0;
+    for role in roles {
+        let role_node = role_nodes.get(&role.name).ok_or_else(|| {
+            error(
+                format!("protocols.lava-multinode.roles.{}", role.name),
+                "missing".into(),
+            )
+        })?;
+        let role_actions: Vec<Node> = actions
+            .iter()
+            .filter_map(|action| {
+                let (key, body) = action.as_map()?.first()?;
+                let listed = body
+                    .get("role")?
+                    .as_seq()?
+                    .iter()
+                    .any(|r| r.as_str() == Some(role.name.as_str()));
+                listed.then(|| {
+                    let mut body = body.clone();
+                    body.insert("role", string(&role.name));
+                    Node::new(Value::Map(vec![(key.clone(), body)]))
+                })
+            })
+            .collect();
+        if role_actions.is_empty() && role.count > 0 {
+            return Err(error(
+                "actions".into(),
+                format!("no action has the role {:?}", role.name),
+            ));
+        }
+
+        let mut job = Node::new(Value::Map(Vec::new()));
+        job.insert("actions", Node::new(Value::Seq(role_actions)));
+        for key in COPIED {
+            if let Some(v) = tree.get(key) {
+                job.insert(key, v.clone());
+            }
+        }
+        for key in FROM_ROLE {
+            if let Some(v) = role_node.get(key) {
+                job.insert(key, v.clone());
+            }
+        }
+        let mut params = Node::new(Value::Map(Vec::new()));
+        params.insert("target_group", string(target_group));
+        params.insert("role", string(&role.name));
+        params.insert("group_size", int(group_size));
+        params.insert("sub_id", int(0));
+        for (key, value) in role_node.as_map().unwrap_or_default() {
+            let name = key.as_str().unwrap_or_default();
+            if name != "count" && !FROM_ROLE.contains(&name) {
+                params.insert(name, value.clone());
+            }
+        }
+        for (key, value) in protocol.as_map().unwrap_or_default() {
+            let name = key.as_str().unwrap_or_default();
+            if name != "roles" && name != "role" {
+                params.insert(name, value.clone());
+            }
+        }
+        let mut protocols = Node::new(Value::Map(Vec::new()));
+        protocols.insert("lava-multinode", params);
+        // Per-role sections of the other protocols follow their role.
+        for other in ["lava-lxc", "lava-vland"] {
+            if let Some(section) = tree
+                .get("protocols")
+                .and_then(|p| p.get(other))
+                .and_then(|p| p.get(&role.name))
+            {
+                protocols.insert(other, section.clone());
+            }
+        }
+        job.insert("protocols", protocols);
+
+        for _ in 0..role.count {
+            if let Some(params) = job
+                .get_mut("protocols")
+                .and_then(|p| p.get_mut("lava-multinode"))
+            {
+                params.insert("sub_id", int(i64::from(sub_id)));
+            }
+            let text = emit(&job).map_err(|e| {
+                error(
+                    format!("protocols.lava-multinode.roles.{}", role.name),
+                    format!("cannot write the sub-job: {e}"),
+                )
+            })?;
+            sub_jobs.push(SubJob {
+                role: role.name.clone(),
+                sub_id,
+                device_type: role.device_type.clone(),
+                tags: role.tags.clone(),
+                definition: text,
+            });
+            sub_id += 1;
+        }
+    }
+    Ok(sub_jobs)
+}

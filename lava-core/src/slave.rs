@@ -1,1 +1,0 @@
-//! The slave state machine: HELLO/HELLO_RETRY, PING, the job table, END re-sends and cancel escalation.

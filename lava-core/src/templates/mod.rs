@@ -1,0 +1,45 @@
+//! Device dictionaries and device-type templates, rendered as LAVA's Jinja2 environment does.
+//!
+//! A device dictionary (`<hostname>.jinja2`) is a small Jinja2 template that extends a
+//! device-type template and sets variables; rendered with a job's `context:` it gives the
+//! YAML device configuration that START carries. LAVA renders it with Python Jinja2; this
+//! module renders it with minijinja configured to give the same text:
+//!
+//! - `trim_blocks`, no autoescape, Jinja2's default `Undefined` (prints empty, is falsy,
+//!   iterates as empty; attribute access on it is an error);
+//! - line breaks normalised and the final newline dropped as Jinja2's lexer does;
+//! - `{{ value }}`, `|string` and `|join` print through Python's `str()` (`None`, `True`,
+//!   `['a', 'b']`), and `|indent` follows Jinja2's splitting quirks;
+//! - Python methods (`.get`, `.items`, `.split`, …) through minijinja-contrib's pycompat;
+//! - LAVA's filters `shlex_quote`, `yaml_quote` and `qemu_guest_fs_interface`.
+//!
+//! Rendering is sandboxed by construction (templates reach no host object) and bounded:
+//! every render has a fuel budget (instructions and allocations) and an output size limit,
+//! so a hostile dictionary cannot hang or exhaust the master. Known divergences from
+//! Jinja2 are listed in `docs/templates.md`.
+//!
+//! A [`Renderer`] keeps the parsed templates across renders; that is where the speed is.
+
+mod context;
+mod error;
+mod filters;
+mod loader;
+mod python;
+mod renderer;
+mod source;
+mod yaml_quote;
+
+pub use context::{check_mapping, JobContext};
+pub use error::{TemplateError, TemplateErrorKind};
+pub use loader::{LoadError, LoadedSource, Preloaded, SearchPath, TemplateLoader};
+pub use renderer::{dictionary_name, DeviceCheck, Limits, Renderer};
+
+/// Renders `dictionary` with `job_context` in a one-off [`Renderer`] over `loader`
+/// (convenient for tools; a long-lived process keeps a `Renderer`).
+pub fn render(
+    loader: impl TemplateLoader + 'static,
+    dictionary: &str,
+    job_context: &JobContext,
+) -> Result<String, TemplateError> {
+    Renderer::new(loader).render(dictionary, job_context)
+}

@@ -1,0 +1,280 @@
+//! The records a store keeps beside the lab model of `lava_core::model`: users and tokens,
+//! test results, log metadata, END bookkeeping, change sets and the scheduler snapshot.
+
+use lava_core::model::{
+    Device, DeviceHealth, DeviceState, DeviceType, Job, JobId, JobState, Worker, WorkerHealth,
+    WorkerState,
+};
+use lava_core::time::Timestamp;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A user of the lab (LAVA: Django's `User`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Unique login name.
+    pub username: String,
+    /// Admins may change the lab (workers, devices, device types, other users' jobs).
+    pub is_admin: bool,
+    /// Contact address, possibly empty.
+    pub email: String,
+}
+
+/// An API token as the store shows it: the secret itself is never stored, only its digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    /// Database id, used to revoke the token.
+    pub id: i64,
+    /// Whose token it is.
+    pub username: String,
+    /// Free text, e.g. `lavacli on my laptop`.
+    pub description: String,
+    /// When it was created.
+    pub created: Timestamp,
+}
+
+/// The outcome of one test case, with LAVA's codes (`lava_results_app` `TestCase.result`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TestResult {
+    /// `pass`
+    Pass = 0,
+    /// `fail`
+    Fail = 1,
+    /// `skip`
+    Skip = 2,
+    /// `unknown`
+    Unknown = 3,
+}
+
+impl TestResult {
+    /// Every value, in code order.
+    pub const ALL: &'static [TestResult] = &[Self::Pass, Self::Fail, Self::Skip, Self::Unknown];
+
+    /// The integer LAVA stores.
+    pub const fn code(self) -> i32 {
+        self as i32
+    }
+
+    /// The value for a stored code.
+    pub fn from_code(code: i32) -> Option<Self> {
+        Self::ALL.iter().copied().find(|r| r.code() == code)
+    }
+
+    /// The word LAVA's logs and API use (`pass`, `fail`, `skip`, `unknown`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Fail => "fail",
+            Self::Skip => "skip",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    /// The value for a word as found in a log line (case-insensitive).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|r| r.name().eq_ignore_ascii_case(name))
+    }
+}
+
+impl fmt::Display for TestResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One test case result of a job (LAVA: `TestCase` inside a `TestSuite`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestCase {
+    /// The suite (`lava` for the dispatcher's own results, else the test definition name).
+    pub suite: String,
+    /// The test set inside the suite, if any.
+    pub test_set: Option<String>,
+    /// The case name.
+    pub name: String,
+    /// Pass, fail, skip or unknown.
+    pub result: TestResult,
+    /// The measurement exactly as reported (a decimal number as text, so nothing is rounded).
+    pub measurement: Option<String>,
+    /// The measurement's units, possibly empty.
+    pub units: String,
+    /// Extra data as reported (YAML or JSON text).
+    pub metadata: Option<String>,
+    /// When the result was logged.
+    pub logged: Timestamp,
+    /// First log line (0-based, in `output.yaml`) that belongs to the case.
+    pub start_log_line: Option<u64>,
+    /// Last log line that belongs to the case.
+    pub end_log_line: Option<u64>,
+}
+
+/// Where a job's log is and how long it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobLog {
+    /// The directory holding `output.yaml` and `output.idx`.
+    pub output_dir: String,
+    /// Lines written so far.
+    pub line_count: u64,
+}
+
+/// What the master did with a job's END message.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct JobEnd {
+    /// END was processed: a re-sent END is answered with END_OK and otherwise ignored.
+    pub processed: bool,
+    /// The job's description (`description.yaml`, decompressed) as END carried it.
+    pub description: Option<String>,
+}
+
+/// Something that must still hold for a [`ChangeSet`] to apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Precondition {
+    /// The job is still in this state.
+    JobState(JobId, JobState),
+    /// The device is still in this state.
+    DeviceState(String, DeviceState),
+    /// The device still has this health.
+    DeviceHealth(String, DeviceHealth),
+    /// The worker is still in this state.
+    WorkerState(String, WorkerState),
+    /// The worker still has this health.
+    WorkerHealth(String, WorkerHealth),
+}
+
+impl fmt::Display for Precondition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::JobState(id, s) => write!(f, "job {id} in state {s}"),
+            Self::DeviceState(h, s) => write!(f, "device {h} in state {s}"),
+            Self::DeviceHealth(h, s) => write!(f, "device {h} with health {s}"),
+            Self::WorkerState(h, s) => write!(f, "worker {h} in state {s}"),
+            Self::WorkerHealth(h, s) => write!(f, "worker {h} with health {s}"),
+        }
+    }
+}
+
+/// A batch of rows that the core computed, written in one transaction or not at all.
+///
+/// The core's transition functions return the new rows; the store checks the preconditions
+/// (what the core assumed when it computed them) inside the same transaction, so a change
+/// made meanwhile by someone else fails with [`StoreError::Conflict`](crate::StoreError)
+/// instead of being overwritten.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangeSet {
+    /// Checked first; any that fails aborts the whole set.
+    pub preconditions: Vec<Precondition>,
+    /// New jobs (e.g. the health checks the scheduler creates); their `id` is ignored and the
+    /// assigned ids are returned in [`Applied::new_jobs`], in order.
+    pub new_jobs: Vec<Job>,
+    /// Whole job rows to write over existing ones (matched by id).
+    pub jobs: Vec<Job>,
+    /// Whole device rows to write over existing ones (matched by hostname), tags included.
+    pub devices: Vec<Device>,
+    /// Whole worker rows to write over existing ones (matched by hostname).
+    pub workers: Vec<Worker>,
+    /// END messages processed, with the description they carried.
+    pub ends: Vec<(JobId, Option<String>)>,
+}
+
+impl ChangeSet {
+    /// An empty change set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a precondition.
+    pub fn require(mut self, precondition: Precondition) -> Self {
+        self.preconditions.push(precondition);
+        self
+    }
+
+    /// Adds a job row to write.
+    pub fn job(mut self, job: Job) -> Self {
+        self.jobs.push(job);
+        self
+    }
+
+    /// Adds a job to create.
+    pub fn new_job(mut self, job: Job) -> Self {
+        self.new_jobs.push(job);
+        self
+    }
+
+    /// Adds a device row to write.
+    pub fn device(mut self, device: Device) -> Self {
+        self.devices.push(device);
+        self
+    }
+
+    /// Adds a worker row to write.
+    pub fn worker(mut self, worker: Worker) -> Self {
+        self.workers.push(worker);
+        self
+    }
+
+    /// Marks a job's END as processed.
+    pub fn end(mut self, job: JobId, description: Option<String>) -> Self {
+        self.ends.push((job, description));
+        self
+    }
+
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.new_jobs.is_empty()
+            && self.jobs.is_empty()
+            && self.devices.is_empty()
+            && self.workers.is_empty()
+            && self.ends.is_empty()
+    }
+}
+
+/// What applying a [`ChangeSet`] produced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// The ids given to [`ChangeSet::new_jobs`], in the same order.
+    pub new_jobs: Vec<JobId>,
+}
+
+/// The last health check that ran on a device and what happened since.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthHistory {
+    /// The job named by the device's `last_health_report_job`.
+    pub last_health_check: JobId,
+    /// That job's submit time: LAVA measures "per hours" frequency from it.
+    pub submit_time: Timestamp,
+    /// Non-health-check jobs started on the device at or after that submit time, which LAVA
+    /// compares with a "per jobs" frequency.
+    pub jobs_since: u64,
+}
+
+/// Everything one scheduling pass reads, taken in one consistent read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SchedulerSnapshot {
+    /// Every device type, by name.
+    pub device_types: Vec<DeviceType>,
+    /// Every device, by hostname.
+    pub devices: Vec<Device>,
+    /// Every worker, by hostname.
+    pub workers: Vec<Worker>,
+    /// Jobs Submitted or Scheduling, by id.
+    pub queued_jobs: Vec<Job>,
+    /// Per device hostname with a `last_health_report_job`: that job and what happened since.
+    pub health_history: BTreeMap<String, HealthHistory>,
+}
+
+/// Which jobs [`Store::jobs`](crate::Store::jobs) lists. Empty fields do not filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobFilter {
+    /// Only jobs in one of these states.
+    pub states: Vec<JobState>,
+    /// Only jobs that asked for this device type.
+    pub device_type: Option<String>,
+    /// Only jobs given this device.
+    pub actual_device: Option<String>,
+    /// Only jobs of this submitter.
+    pub submitter: Option<String>,
+    /// At most this many (newest first); `None` for all.
+    pub limit: Option<u64>,
+}
