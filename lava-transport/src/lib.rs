@@ -14,6 +14,8 @@
 //! Implementations: [`zeromq`] (libzmq through the `zmq` crate, with CurveZMQ and a ZAP
 //! allow-list, see [`curve`]) and [`memory`] (in-process, for tests, with fault injection).
 
+#![deny(missing_docs)]
+
 pub mod curve;
 pub mod error;
 pub mod memory;
