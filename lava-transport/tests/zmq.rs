@@ -439,3 +439,64 @@ async fn peers_without_identity_or_routing_frames_are_delivered_as_they_are() {
         frames(&["PONG", "20"])
     );
 }
+
+#[tokio::test]
+async fn many_slaves_each_get_their_own_replies() {
+    const SLAVES: usize = 32;
+    const MESSAGES: usize = 20;
+    let server = ZmqServer::plain();
+    let mut master = server.bind_master(ANY_PORT, &plain()).unwrap();
+    let endpoint = master.endpoint().to_owned();
+    let mut tasks = Vec::new();
+    for s in 0..SLAVES {
+        let endpoint = endpoint.clone();
+        tasks.push(tokio::spawn(async move {
+            let name = format!("worker-{s}.example");
+            let mut slave = connect_slave(&endpoint, &name, &plain(), None).unwrap();
+            // One message in flight per slave, as LAVA's slave does: its send queue is
+            // 10 messages (SNDHWM), and libzmq drops what a burst puts beyond it.
+            for m in 0..MESSAGES {
+                slave.send(frames(&["PING", &m.to_string()])).await.unwrap();
+                let reply = within("a reply", slave.recv()).await.unwrap();
+                assert_eq!(reply, frames(&["PONG", &name, &m.to_string()]));
+            }
+        }));
+    }
+    for _ in 0..SLAVES * MESSAGES {
+        let (peer, got) = within("a PING", master.recv()).await.unwrap();
+        let name = peer.as_str().unwrap().to_owned();
+        let m = String::from_utf8(got[1].clone()).unwrap();
+        master
+            .send(&peer, frames(&["PONG", &name, &m]))
+            .await
+            .unwrap();
+    }
+    for task in tasks {
+        within("a slave", task).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_closed_transport_says_so() {
+    let server = ZmqServer::plain();
+    let mut master = server.bind_master(ANY_PORT, &plain()).unwrap();
+    let mut slave = connect_slave(master.endpoint(), "closing.example", &plain(), None).unwrap();
+    master.close().await.unwrap();
+    slave.close().await.unwrap();
+    assert!(matches!(
+        master.recv().await,
+        Err(lava_transport::TransportError::Closed)
+    ));
+    assert!(matches!(
+        master.send(&PeerId::from("x"), frames(&["PING"])).await,
+        Err(lava_transport::TransportError::Closed)
+    ));
+    assert!(matches!(
+        slave.recv().await,
+        Err(lava_transport::TransportError::Closed)
+    ));
+    assert!(matches!(
+        slave.send(frames(&["PING"])).await,
+        Err(lava_transport::TransportError::Closed)
+    ));
+}
