@@ -10,6 +10,9 @@
 //!   older one neither receives nor is heard any more;
 //! * log sources queue without limit until a sink binds, and `close` waits for delivery.
 //!
+//! Unlike libzmq, a connected slave's bursts are not cut at 10 messages: losses come only
+//! from the filter.
+//!
 //! A filter ([`MemoryNetwork::set_filter`]) decides the fate of every delivery: deliver,
 //! drop or duplicate, so that tests can exercise lost and repeated messages.
 
