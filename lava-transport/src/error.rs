@@ -17,6 +17,9 @@ pub enum TransportError {
         /// libzmq's reason.
         source: zmq::Error,
     },
+    /// CURVE was asked for, but the linked libzmq has no CURVE support.
+    #[error("libzmq was built without CURVE: link the system libzmq (libzmq3-dev, see .cargo/config.toml)")]
+    NoCurve,
     /// The transport was closed, or its socket thread has stopped.
     #[error("the transport is closed")]
     Closed,
@@ -106,6 +109,14 @@ pub enum CertificateError {
     #[error("invalid certificate name {name:?}: {problem}")]
     Name {
         /// The name as given.
+        name: String,
+        /// Why it is refused.
+        problem: &'static str,
+    },
+    /// A metadata entry that cannot be written as ZPL.
+    #[error("certificate metadata {name:?}: {problem}")]
+    Metadata {
+        /// The entry's name.
         name: String,
         /// Why it is refused.
         problem: &'static str,

@@ -14,6 +14,8 @@
 //! Implementations: [`zeromq`] (libzmq through the `zmq` crate, with CurveZMQ and a ZAP
 //! allow-list, see [`curve`]) and [`memory`] (in-process, for tests, with fault injection).
 
+#![deny(missing_docs)]
+
 pub mod curve;
 pub mod error;
 pub mod memory;
@@ -94,7 +96,8 @@ pub trait MasterTransport: Send {
 /// A slave's control socket, connected to the master.
 ///
 /// Messages sent before the master is reachable are queued (at most 10, as LAVA's `SNDHWM`)
-/// and delivered when it comes up; beyond that they are dropped.
+/// and delivered when it comes up; beyond that they are dropped. The same limit applies to
+/// bursts while connected: send at most about 8 messages at once, as LAVA's slave does.
 #[async_trait]
 pub trait SlaveTransport: Send {
     /// Sends frames to the master (without a routing frame).

@@ -35,6 +35,17 @@ fn free_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
+/// Binds `endpoint` again after a close: libzmq releases a listener asynchronously, so
+/// the first attempts may find it still in use (a restarted process would not).
+async fn bind_again(server: &ZmqServer, endpoint: &str) -> lava_transport::zeromq::ZmqMaster {
+    loop {
+        match server.bind_master(endpoint, &plain()) {
+            Ok(master) => return master,
+            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
+}
+
 #[tokio::test]
 async fn master_and_slave_exchange_frames() {
     let server = ZmqServer::plain();
@@ -129,7 +140,7 @@ async fn a_slave_queues_messages_until_the_master_exists() {
     master.close().await.unwrap();
     drop(master);
     slave.send(frames(&["PING"])).await.unwrap();
-    let mut restarted = server.bind_master(&endpoint, &plain()).unwrap();
+    let mut restarted = within("the endpoint to be free", bind_again(&server, &endpoint)).await;
     assert_eq!(
         within("PING after restart", restarted.recv())
             .await
@@ -402,4 +413,90 @@ async fn ipv6_loopback_when_the_host_has_it() {
         (peer.as_str(), got),
         (Some("v6.example"), frames(&["HELLO", "3"]))
     );
+}
+
+#[tokio::test]
+async fn peers_without_identity_or_routing_frames_are_delivered_as_they_are() {
+    let server = ZmqServer::plain();
+    let mut master = server.bind_master(ANY_PORT, &plain()).unwrap();
+    // A DEALER that sets no identity (as a 2016 slave without --hostname would): libzmq
+    // names it with a NUL byte and 4 bytes, and the frames arrive without a routing frame.
+    let context = zmq::Context::new();
+    let dealer = context.socket(zmq::DEALER).unwrap();
+    dealer.set_linger(0).unwrap();
+    dealer.connect(master.endpoint()).unwrap();
+    dealer.send_multipart([b"PING".as_slice()], 0).unwrap();
+    let (peer, got) = within("the anonymous PING", master.recv()).await.unwrap();
+    assert_eq!(got, frames(&["PING"]));
+    assert_eq!(peer.as_bytes().len(), 5);
+    assert_eq!(peer.as_bytes()[0], 0);
+    // Shown as bytes in logs, not as text with a NUL in it.
+    assert!(peer.to_string().starts_with("[0, "), "{peer}");
+    master.send(&peer, frames(&["PONG", "20"])).await.unwrap();
+    let reply = tokio::task::spawn_blocking(move || dealer.recv_multipart(0).unwrap());
+    assert_eq!(
+        within("the PONG", reply).await.unwrap(),
+        frames(&["PONG", "20"])
+    );
+}
+
+#[tokio::test]
+async fn many_slaves_each_get_their_own_replies() {
+    const SLAVES: usize = 32;
+    const MESSAGES: usize = 20;
+    let server = ZmqServer::plain();
+    let mut master = server.bind_master(ANY_PORT, &plain()).unwrap();
+    let endpoint = master.endpoint().to_owned();
+    let mut tasks = Vec::new();
+    for s in 0..SLAVES {
+        let endpoint = endpoint.clone();
+        tasks.push(tokio::spawn(async move {
+            let name = format!("worker-{s}.example");
+            let mut slave = connect_slave(&endpoint, &name, &plain(), None).unwrap();
+            // One message in flight per slave, as LAVA's slave does: its send queue is
+            // 10 messages (SNDHWM), and libzmq drops what a burst puts beyond it.
+            for m in 0..MESSAGES {
+                slave.send(frames(&["PING", &m.to_string()])).await.unwrap();
+                let reply = within("a reply", slave.recv()).await.unwrap();
+                assert_eq!(reply, frames(&["PONG", &name, &m.to_string()]));
+            }
+        }));
+    }
+    for _ in 0..SLAVES * MESSAGES {
+        let (peer, got) = within("a PING", master.recv()).await.unwrap();
+        let name = peer.as_str().unwrap().to_owned();
+        let m = String::from_utf8(got[1].clone()).unwrap();
+        master
+            .send(&peer, frames(&["PONG", &name, &m]))
+            .await
+            .unwrap();
+    }
+    for task in tasks {
+        within("a slave", task).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_closed_transport_says_so() {
+    let server = ZmqServer::plain();
+    let mut master = server.bind_master(ANY_PORT, &plain()).unwrap();
+    let mut slave = connect_slave(master.endpoint(), "closing.example", &plain(), None).unwrap();
+    master.close().await.unwrap();
+    slave.close().await.unwrap();
+    assert!(matches!(
+        master.recv().await,
+        Err(lava_transport::TransportError::Closed)
+    ));
+    assert!(matches!(
+        master.send(&PeerId::from("x"), frames(&["PING"])).await,
+        Err(lava_transport::TransportError::Closed)
+    ));
+    assert!(matches!(
+        slave.recv().await,
+        Err(lava_transport::TransportError::Closed)
+    ));
+    assert!(matches!(
+        slave.send(frames(&["PING"])).await,
+        Err(lava_transport::TransportError::Closed)
+    ));
 }

@@ -165,13 +165,24 @@ pub fn write_certificates(
     metadata: &[(String, String)],
 ) -> Result<(PathBuf, PathBuf), CertificateError> {
     check_name(name)?;
+    let mut metadata_lines = String::new();
     for (key, value) in metadata {
-        let bad = |s: &str| s.is_empty() || s.contains(['\n', '\r', '=', '"']);
-        if bad(key) || value.contains(['\n', '\r']) {
-            return Err(CertificateError::Name {
-                name: key.clone(),
-                problem: "metadata names must be non-empty single-line text without `=` or quotes, values single-line",
-            });
+        let problem = if key.is_empty() || !key.chars().all(is_zpl_name_char) {
+            Some("a ZPL name is letters, digits and $-_@.&+/")
+        } else if value.contains(['\n', '\r']) {
+            Some("the value must be on one line")
+        } else {
+            None
+        };
+        let quoted = zpl_value(value);
+        match (problem, quoted) {
+            (None, Some(quoted)) => metadata_lines.push_str(&format!("    {key} = {quoted}\n")),
+            (problem, _) => {
+                return Err(CertificateError::Metadata {
+                    name: key.clone(),
+                    problem: problem.unwrap_or("the value cannot contain both kinds of quotes"),
+                })
+            }
         }
     }
     let public_path = dir.join(format!("{name}{PUBLIC_SUFFIX}"));
@@ -185,9 +196,7 @@ pub fn write_certificates(
 
     let mut secret_text = banner(&stamp, "secret");
     secret_text.push_str("metadata\n");
-    for (key, value) in metadata {
-        secret_text.push_str(&format!("    {key} = {value}\n"));
-    }
+    secret_text.push_str(&metadata_lines);
     secret_text.push_str("curve\n");
     secret_text.push_str(&format!("    public-key = \"{public_key}\"\n"));
     secret_text.push_str(&format!(
@@ -198,6 +207,26 @@ pub fn write_certificates(
     write_file(&public_path, &public_text, 0o644)?;
     write_file(&secret_path, &secret_text, 0o600)?;
     Ok((public_path, secret_path))
+}
+
+fn is_zpl_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "$-_@.&+/".contains(c)
+}
+
+/// A metadata value as ZPL text: bare as pyzmq writes it when that reads back the same,
+/// quoted otherwise (blanks, `#`, quotes, empty).
+fn zpl_value(value: &str) -> Option<String> {
+    let bare = !value.is_empty()
+        && !value.contains(|c: char| c.is_whitespace() || matches!(c, '#' | '"' | '\''));
+    if bare {
+        Some(value.to_owned())
+    } else if !value.contains('"') {
+        Some(format!("\"{value}\""))
+    } else if !value.contains('\'') {
+        Some(format!("'{value}'"))
+    } else {
+        None
+    }
 }
 
 /// Creates a fresh key pair and writes it as `dir/NAME.key` and `dir/NAME.key_secret`
@@ -404,6 +433,41 @@ mod tests {
         assert_eq!(utc_timestamp(t), "2025-11-25 13:59:18.243437 UTC");
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    #[test]
+    fn bad_metadata_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let pair = KeyPair::generate().unwrap();
+        for (key, value) in [
+            ("", "x"),
+            ("a b", "x"),
+            ("k", "two\nlines"),
+            ("k", "both ' and \""),
+        ] {
+            let meta = vec![(key.to_owned(), value.to_owned())];
+            let err = write_certificates(dir.path(), "m", &pair, &meta).unwrap_err();
+            assert!(
+                matches!(err, CertificateError::Metadata { .. }),
+                "{key:?} {value:?}: {err}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Whatever metadata can be written reads back the same, with the keys.
+        #[test]
+        fn written_metadata_reads_back(
+            meta in proptest::collection::vec(("[a-zA-Z0-9$_@.&+/-]{1,12}", "[^\n\r'\"]{0,20}|[^\n\r']{0,20}"), 0..5)
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let pair = KeyPair::generate().unwrap();
+            let (_, secret) = write_certificates(dir.path(), "p", &pair, &meta).unwrap();
+            let cert = read_certificate(&secret).unwrap();
+            proptest::prop_assert_eq!(cert.metadata, meta);
+            proptest::prop_assert_eq!(read_key_pair(&secret).unwrap(), pair);
+        }
     }
 
     proptest::proptest! {

@@ -94,6 +94,9 @@ fn apply_client_curve(
     curve: Option<&ClientCurve>,
 ) -> Result<(), TransportError> {
     if let Some(curve) = curve {
+        if !crate::has_curve() {
+            return Err(TransportError::NoCurve);
+        }
         socket
             .set_curve_serverkey(curve.server_key.as_bytes())
             .map_err(socket_error("set CURVE server key for", endpoint))?;
@@ -161,11 +164,7 @@ impl ZmqServer {
     /// A CURVE server from a key pair and an allow-list already loaded.
     pub fn curve_with(key_pair: KeyPair, allow: AllowList) -> Result<Self, TransportError> {
         if !crate::has_curve() {
-            return Err(TransportError::Socket {
-                action: "start a CURVE server: libzmq was built without CURVE, for",
-                endpoint: "inproc://zeromq.zap.01".to_owned(),
-                source: zmq::Error::ENOTSUP,
-            });
+            return Err(TransportError::NoCurve);
         }
         let context = zmq::Context::new();
         let authenticator = Authenticator::start(&context, allow)?;

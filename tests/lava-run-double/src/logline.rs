@@ -154,6 +154,38 @@ mod tests {
         assert_eq!(quote("é✓😀\u{7f}"), r#""\xE9\u2713\U0001F600\x7F""#);
     }
 
+    /// Expected lines printed by PyYAML 6.0 (`yaml.dump(d, default_flow_style=True,
+    /// default_style='"', width=10**6)[:-1]`) for the same messages.
+    #[test]
+    fn byte_identical_to_pyyaml() {
+        let dt = "2026-11-24T14:18:12.827439";
+        let cases = [
+            (
+                "tab\there\nnl\r\u{1b}[0m\0\u{7}\u{8}\u{b}\u{c}",
+                r#"{"dt": "2026-11-24T14:18:12.827439", "lvl": "info", "msg": "tab\there\nnl\r\e[0m\0\a\b\v\f"}"#,
+            ),
+            (
+                "é✓😀\u{7f}\u{85}\u{a0}\u{2028}\u{2029}",
+                r#"{"dt": "2026-11-24T14:18:12.827439", "lvl": "info", "msg": "\xE9\u2713\U0001F600\x7F\N\_\L\P"}"#,
+            ),
+            (
+                "  lead and trail  ",
+                r#"{"dt": "2026-11-24T14:18:12.827439", "lvl": "info", "msg": "  lead and trail  "}"#,
+            ),
+            (
+                "",
+                r#"{"dt": "2026-11-24T14:18:12.827439", "lvl": "info", "msg": ""}"#,
+            ),
+            (
+                "a: b, {c}",
+                r#"{"dt": "2026-11-24T14:18:12.827439", "lvl": "info", "msg": "a: b, {c}"}"#,
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(encode(dt, "info", &Msg::Text(text.to_owned())), expected);
+        }
+    }
+
     #[test]
     fn overlong_lines_are_replaced() {
         let long = "x".repeat(MAX_LINE);

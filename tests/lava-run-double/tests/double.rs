@@ -276,3 +276,69 @@ fn kill(signal: &str, pid: u32) {
         .unwrap();
     assert!(status.success());
 }
+
+#[tokio::test]
+async fn an_invalid_job_definition_fails_with_an_empty_description() {
+    let (mut sink, url) = sink();
+    let work = Work::new("pass");
+    std::fs::write(work.path("job.yaml"), "actions: [unclosed\n").unwrap();
+    let mut child = work.command(Path::new(DOUBLE), Some(&url)).spawn().unwrap();
+    let records = records_until(&mut sink, is_job_result).await;
+    assert_eq!(exit_code(&mut child).await, Some(1));
+    let last = records.last().unwrap();
+    assert_eq!(last["msg"]["error_type"], "Job");
+    assert!(last["msg"]["error_msg"]
+        .as_str()
+        .unwrap()
+        .contains("job.yaml"));
+    // lava-run writes an empty description when the job could not be parsed.
+    assert_eq!(
+        std::fs::read_to_string(work.path("out/description.yaml")).unwrap(),
+        ""
+    );
+}
+
+#[tokio::test]
+async fn with_the_log_endpoint_down_it_waits_to_deliver_before_describing_and_exiting() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("tcp://127.0.0.1:{port}");
+    let work = Work::new("pass");
+    let mut child = work.command(Path::new(DOUBLE), Some(&url)).spawn().unwrap();
+    // Give it time to finish its work, then check it is still waiting for the sink.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "exited with undelivered records"
+    );
+    assert!(
+        work.description().is_none(),
+        "described before its logs were delivered"
+    );
+
+    let server = ZmqServer::plain();
+    let mut sink = server
+        .bind_log_sink(&url, &SocketOptions::default())
+        .unwrap();
+    let records = records_until(&mut sink, is_job_result).await;
+    assert!(records.len() >= 3, "{records:?}");
+    assert_eq!(exit_code(&mut child).await, Some(0));
+    assert!(work.description().is_some());
+}
+
+#[tokio::test]
+async fn validate_describes_without_running() {
+    let (mut sink, url) = sink();
+    let work = Work::new("fail:600");
+    let mut command = work.command(Path::new(DOUBLE), Some(&url));
+    command.arg("--validate");
+    let mut child = command.spawn().unwrap();
+    let records = records_until(&mut sink, is_job_result).await;
+    assert_eq!(exit_code(&mut child).await, Some(0));
+    assert_eq!(records.last().unwrap()["msg"]["result"], "pass");
+    assert!(!records.iter().any(|r| r["msg"]["case"] == "run"));
+    assert!(work.description().is_some());
+}
