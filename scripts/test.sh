@@ -22,6 +22,19 @@ echo "== PostgreSQL throw-away cluster"
 eval "$(scripts/pg-test-cluster.sh start)"
 trap 'scripts/pg-test-cluster.sh stop >/dev/null 2>&1 || true' EXIT
 
+# The real LAVA 2020.05 slave (from shared/ beside the checkout) for the conformance test;
+# its virtualenv also has pyzmq, which the transport's interoperability tests use.
+reference=""
+for d in .. ../.. ../../..; do
+    [ -x "$d/shared/reference/real-lava-slave-setup" ] && { reference="$d/shared/reference"; break; }
+done
+if [ -n "$reference" ]; then
+    echo "== real LAVA 2020.05 slave from $reference"
+    eval "$("$reference/real-lava-slave-setup" target/tmp/real-lava-slave)"
+    export LAVA_REFERENCE_DIR="$(cd "$reference" && pwd)"
+    export LAVA_RS_PYTHON="$LAVA_SLAVE_PYTHON"
+fi
+
 echo "== cargo test"
 cargo test --workspace --locked
 
