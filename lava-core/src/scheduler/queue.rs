@@ -158,6 +158,62 @@ impl TypeQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{JobHealth, JobState, MultinodeMembership};
+
+    fn job(id: JobId, priority: Priority, secs: i64, group: Option<&str>) -> Job {
+        Job {
+            id,
+            submitter: String::new(),
+            definition: String::new(),
+            state: JobState::Submitted,
+            health: JobHealth::Unknown,
+            priority,
+            submit_time: Timestamp::from_secs(secs),
+            start_time: None,
+            end_time: None,
+            requested_device_type: Some("qemu".into()),
+            tags: Default::default(),
+            multinode: group.map(|g| MultinodeMembership {
+                group: g.into(),
+                role: "r".into(),
+            }),
+            health_check: false,
+            actual_device: None,
+            failure_comment: None,
+            is_public: true,
+        }
+    }
+
+    #[test]
+    fn queue_order_is_lavas_and_packed_keys_agree() {
+        let jobs = [
+            job(1, Priority::MEDIUM, 10, None),
+            job(2, Priority::MEDIUM, 10, Some("b")),
+            job(3, Priority::MEDIUM, 10, Some("a")),
+            job(4, Priority::MEDIUM, 5, None),
+            job(5, Priority::HIGH, 20, None),
+            job(6, Priority::MEDIUM, 10, None),
+        ];
+        let mut by_job: Vec<&Job> = jobs.iter().collect();
+        by_job.sort_by(|a, b| queue_order(a, b));
+        let ids: Vec<JobId> = by_job.iter().map(|j| j.id).collect();
+        // Priority, then submit time, then groups by id (NULL last), then id.
+        assert_eq!(ids, [5, 4, 3, 2, 1, 6]);
+
+        let rank = |j: &Job| match j.target_group() {
+            Some("a") => 0,
+            Some(_) => 1,
+            None => 0,
+        };
+        let mut queued: Vec<Queued> = jobs
+            .iter()
+            .enumerate()
+            .map(|(i, j)| Queued::new(j, i, rank(j)))
+            .collect();
+        queued.sort_unstable();
+        let packed: Vec<JobId> = queued.iter().map(|q| jobs[q.index].id).collect();
+        assert_eq!(packed, ids);
+    }
 
     #[test]
     fn subset_ignores_trailing_words() {
