@@ -394,3 +394,53 @@ mod never_panics {
         }
     }
 }
+
+#[test]
+fn submissions_become_job_rows() {
+    use lava_core::model::JobState;
+    use lava_core::time::Timestamp;
+    let now = Timestamp::from_secs(100);
+    let single = parse(&with("tags: [usb]\npriority: 7\n")).unwrap();
+    let rows = single.jobs(MINIMAL, "alice", now, "unused").unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].requested_device_type.as_deref(), Some("qemu"));
+    assert_eq!(rows[0].priority.value(), 7);
+    assert!(rows[0].tags.contains("usb") && rows[0].is_public);
+    assert_eq!(
+        (rows[0].state, rows[0].submit_time),
+        (JobState::Submitted, now)
+    );
+
+    let multi = parse(MULTINODE).unwrap();
+    let rows = multi.jobs(MULTINODE, "bob", now, "g-7").unwrap();
+    let roles: Vec<_> = rows
+        .iter()
+        .map(|j| {
+            let m = j.multinode.as_ref().unwrap();
+            (
+                m.group.as_str(),
+                m.role.as_str(),
+                j.requested_device_type.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            ("g-7", "server", Some("x86")),
+            ("g-7", "client", Some("qemu")),
+            ("g-7", "client", Some("qemu"))
+        ]
+    );
+    assert!(rows
+        .iter()
+        .all(|j| j.priority.value() == 100 && j.definition != MULTINODE));
+
+    let legacy = r#"{"job_name": "old", "device_type": "panda", "timeout": 900, "actions": []}"#;
+    let Submission::Legacy(old) = parse_submission(legacy).unwrap() else {
+        panic!("not legacy");
+    };
+    let row = old.job(legacy, "carol", now);
+    assert_eq!(row.failure_comment.as_deref(), Some(LEGACY_REASON));
+    assert_eq!(row.requested_device_type.as_deref(), Some("panda"));
+}

