@@ -69,6 +69,12 @@ pub enum XzError {
         /// The limit.
         limit: u64,
     },
+    /// The decompressed description is not UTF-8 text.
+    #[error("decompressed description is not UTF-8 (bad byte at offset {valid_up_to})")]
+    NotUtf8 {
+        /// Offset of the first byte that is not valid UTF-8.
+        valid_up_to: usize,
+    },
     /// liblzma failed for another reason (options, allocation).
     #[error("liblzma error: {0}")]
     Lzma(String),
@@ -118,6 +124,20 @@ pub fn decompress(data: &[u8], limits: XzLimits) -> Result<Vec<u8>, XzError> {
             return Err(XzError::TrailingData { at: offset as u64 });
         }
     }
+}
+
+/// The text of an END description: `None` for the empty frame that means "lava-run
+/// crashed or never ran", else the decompressed `description.yaml`.
+pub fn description_text(description: &[u8], limits: XzLimits) -> Result<Option<String>, XzError> {
+    if description.is_empty() {
+        return Ok(None);
+    }
+    let bytes = decompress(description, limits)?;
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|e| XzError::NotUtf8 {
+            valid_up_to: e.utf8_error().valid_up_to(),
+        })
 }
 
 /// The magic bytes of an xz stream header.
@@ -195,6 +215,21 @@ mod tests {
         let packed = compress(&text).unwrap();
         assert!(packed.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]));
         assert_eq!(decompress(&packed, XzLimits::default()).unwrap(), text);
+    }
+
+    #[test]
+    fn description_text_tells_crashes_apart() {
+        assert_eq!(description_text(b"", XzLimits::default()), Ok(None));
+        let packed = compress("device: {}\n".as_bytes()).unwrap();
+        assert_eq!(
+            description_text(&packed, XzLimits::default()),
+            Ok(Some("device: {}\n".to_owned()))
+        );
+        let packed = compress(b"bad \xff").unwrap();
+        assert_eq!(
+            description_text(&packed, XzLimits::default()),
+            Err(XzError::NotUtf8 { valid_up_to: 4 })
+        );
     }
 
     #[test]
