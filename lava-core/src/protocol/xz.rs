@@ -92,8 +92,13 @@ pub fn compress(data: &[u8]) -> Result<Vec<u8>, XzError> {
         }
         let consumed = usize::try_from(stream.total_in()).unwrap_or(data.len());
         let rest = data.get(consumed..).unwrap_or_default();
+        let room = out.len() < out.capacity();
         match stream.process_vec(rest, &mut out, Action::Finish) {
             Ok(Status::StreamEnd) => return Ok(out),
+            // liblzma's "no progress possible" with room to write would loop forever.
+            Ok(Status::MemNeeded) if room => {
+                return Err(XzError::Lzma("encoder made no progress".to_owned()))
+            }
             Ok(_) => {}
             Err(e) => return Err(XzError::Lzma(format!("{e:?}"))),
         }
