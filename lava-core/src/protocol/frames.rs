@@ -72,6 +72,33 @@ pub enum FrameFault {
     },
 }
 
+impl FrameFault {
+    /// The action of the message, when the action frame could be read.
+    pub fn action(&self) -> Option<Action> {
+        match self {
+            FrameFault::Empty
+            | FrameFault::ActionNotUtf8 { .. }
+            | FrameFault::UnknownAction { .. } => None,
+            FrameFault::Count { action, .. }
+            | FrameFault::NotUtf8 { action, .. }
+            | FrameFault::BadInteger { action, .. } => Some(*action),
+        }
+    }
+}
+
+impl FrameError {
+    /// The action of the message, when the action frame could be read.
+    pub fn action(&self) -> Option<Action> {
+        self.reason.action()
+    }
+
+    /// Whether this is a HELLO or HELLO_RETRY that LAVA's master calls "Invalid HELLO":
+    /// a version that is missing or not an integer. Like any frame error, it gets no reply.
+    pub fn is_invalid_hello(&self) -> bool {
+        matches!(self.action(), Some(Action::Hello | Action::HelloRetry))
+    }
+}
+
 impl fmt::Display for FrameFault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -377,6 +404,14 @@ mod tests {
         );
         let err = Message::decode(&frames(&["HELLO_RETRY", "three", "2020.05"])).unwrap_err();
         assert_eq!(err.frame, 1);
+        assert!(err.is_invalid_hello());
+        assert_eq!(err.action(), Some(Action::HelloRetry));
+        assert!(!Message::decode(&frames(&["PONG", "x"]))
+            .unwrap_err()
+            .is_invalid_hello());
+        assert!(!Message::decode(&frames(&["FOO"]))
+            .unwrap_err()
+            .is_invalid_hello());
         assert_eq!(
             err.to_string(),
             "frame 1: version of HELLO_RETRY is not a decimal integer: \"three\""

@@ -182,3 +182,80 @@ impl Message {
         }
     }
 }
+
+/// A one-line summary for logs: the action and its small arguments, payload sizes only.
+impl std::fmt::Display for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let action = self.action();
+        match self {
+            Message::Hello {
+                protocol_version,
+                lava_version,
+            }
+            | Message::HelloRetry {
+                protocol_version,
+                lava_version,
+            } => match lava_version {
+                Some(version) => write!(f, "{action} {protocol_version} {version:?}"),
+                None => write!(f, "{action} {protocol_version}"),
+            },
+            Message::HelloOk | Message::Ping => write!(f, "{action}"),
+            Message::Pong { interval } => write!(f, "{action} {interval}"),
+            Message::Start {
+                job_id,
+                job,
+                device,
+                dispatcher,
+                env,
+                env_dut,
+            } => write!(
+                f,
+                "{action} {job_id} (job {} B, device {} B, dispatcher {} B, env {} B, env-dut {} B)",
+                job.len(),
+                device.len(),
+                dispatcher.len(),
+                env.len(),
+                env_dut.len()
+            ),
+            Message::StartOk { job_id }
+            | Message::Cancel { job_id }
+            | Message::Status { job_id }
+            | Message::EndOk { job_id } => write!(f, "{action} {job_id}"),
+            Message::End {
+                job_id,
+                errors,
+                description,
+            } => write!(
+                f,
+                "{action} {job_id} (errors {} B, description {} B)",
+                errors.len(),
+                description.len()
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summaries_leave_payloads_out() {
+        let hello = Message::Hello {
+            protocol_version: 3,
+            lava_version: Some("2020.05".to_owned()),
+        };
+        assert_eq!(hello.to_string(), "HELLO 3 \"2020.05\"");
+        let end = Message::End {
+            job_id: 7,
+            errors: "boom\n".to_owned(),
+            description: vec![0; 844],
+        };
+        assert_eq!(end.to_string(), "END 7 (errors 5 B, description 844 B)");
+        assert_eq!(Message::EndOk { job_id: 7 }.job_id(), Some(7));
+        assert_eq!(Message::Ping.job_id(), None);
+        for action in Action::ALL {
+            assert_eq!(Action::from_frame(action.as_str().as_bytes()), Some(action));
+        }
+    }
+}

@@ -69,6 +69,12 @@ pub enum XzError {
         /// The limit.
         limit: u64,
     },
+    /// The decompressed description is not UTF-8 text.
+    #[error("decompressed description is not UTF-8 (bad byte at offset {valid_up_to})")]
+    NotUtf8 {
+        /// Offset of the first byte that is not valid UTF-8.
+        valid_up_to: usize,
+    },
     /// liblzma failed for another reason (options, allocation).
     #[error("liblzma error: {0}")]
     Lzma(String),
@@ -86,8 +92,13 @@ pub fn compress(data: &[u8]) -> Result<Vec<u8>, XzError> {
         }
         let consumed = usize::try_from(stream.total_in()).unwrap_or(data.len());
         let rest = data.get(consumed..).unwrap_or_default();
+        let room = out.len() < out.capacity();
         match stream.process_vec(rest, &mut out, Action::Finish) {
             Ok(Status::StreamEnd) => return Ok(out),
+            // liblzma's "no progress possible" with room to write would loop forever.
+            Ok(Status::MemNeeded) if room => {
+                return Err(XzError::Lzma("encoder made no progress".to_owned()))
+            }
             Ok(_) => {}
             Err(e) => return Err(XzError::Lzma(format!("{e:?}"))),
         }
@@ -118,6 +129,20 @@ pub fn decompress(data: &[u8], limits: XzLimits) -> Result<Vec<u8>, XzError> {
             return Err(XzError::TrailingData { at: offset as u64 });
         }
     }
+}
+
+/// The text of an END description: `None` for the empty frame that means "lava-run
+/// crashed or never ran", else the decompressed `description.yaml`.
+pub fn description_text(description: &[u8], limits: XzLimits) -> Result<Option<String>, XzError> {
+    if description.is_empty() {
+        return Ok(None);
+    }
+    let bytes = decompress(description, limits)?;
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|e| XzError::NotUtf8 {
+            valid_up_to: e.utf8_error().valid_up_to(),
+        })
 }
 
 /// The magic bytes of an xz stream header.
@@ -198,6 +223,21 @@ mod tests {
     }
 
     #[test]
+    fn description_text_tells_crashes_apart() {
+        assert_eq!(description_text(b"", XzLimits::default()), Ok(None));
+        let packed = compress("device: {}\n".as_bytes()).unwrap();
+        assert_eq!(
+            description_text(&packed, XzLimits::default()),
+            Ok(Some("device: {}\n".to_owned()))
+        );
+        let packed = compress(b"bad \xff").unwrap();
+        assert_eq!(
+            description_text(&packed, XzLimits::default()),
+            Err(XzError::NotUtf8 { valid_up_to: 4 })
+        );
+    }
+
+    #[test]
     fn empty_input_is_the_crash_marker() {
         assert_eq!(decompress(b"", XzLimits::default()), Err(XzError::Empty));
         // An empty *text* still makes a valid stream.
@@ -207,22 +247,22 @@ mod tests {
 
     #[test]
     fn output_limit_stops_a_bomb() {
-        let bomb = compress(&vec![0u8; 4 << 20]).unwrap();
+        let bomb = compress(&vec![0u8; 1 << 20]).unwrap();
         assert!(bomb.len() < 4096);
         let limits = XzLimits {
-            max_output: 1 << 20,
+            max_output: 256 << 10,
             ..XzLimits::default()
         };
         assert_eq!(
             decompress(&bomb, limits),
-            Err(XzError::TooLarge { limit: 1 << 20 })
+            Err(XzError::TooLarge { limit: 256 << 10 })
         );
         // Exactly at the limit is fine.
         let exact = XzLimits {
-            max_output: 4 << 20,
+            max_output: 1 << 20,
             ..XzLimits::default()
         };
-        assert_eq!(decompress(&bomb, exact).map(|v| v.len()), Ok(4 << 20));
+        assert_eq!(decompress(&bomb, exact).map(|v| v.len()), Ok(1 << 20));
     }
 
     #[test]

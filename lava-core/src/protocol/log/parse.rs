@@ -233,12 +233,14 @@ impl Parser<'_> {
                 self.skip_blanks()?;
             }
             let key_at = self.pos;
-            let key = self.node()?;
-            let Some(key) = key_text(&key) else {
-                return Err(Failure::Malformed(
-                    key_at,
-                    format!("a mapping key is {}, not a scalar", key.kind()),
-                ));
+            let key = match self.node()? {
+                Value::Str(key) => key,
+                other => key_text(&other).ok_or_else(|| {
+                    Failure::Malformed(
+                        key_at,
+                        format!("a mapping key is {}, not a scalar", other.kind()),
+                    )
+                })?,
             };
             self.skip_blanks()?;
             let value = if self.peek() == Some(':') {
@@ -492,7 +494,8 @@ fn yaml11_int(text: &str) -> Option<Value> {
     }
     let clean: String = digits.chars().filter(|&c| c != '_').collect();
     if clean.is_empty() {
-        return None;
+        // `0_` matches PyYAML's octal pattern and constructs as 0.
+        return (radix == 8).then_some(Value::Int(0));
     }
     let signed = if negative { format!("-{clean}") } else { clean };
     match i64::from_str_radix(&signed, radix) {
@@ -668,6 +671,8 @@ mod tests {
         assert_eq!(resolve_plain("0b101"), Value::Int(5));
         assert_eq!(resolve_plain("-0"), Value::Int(0));
         assert_eq!(resolve_plain("09"), Value::from("09"));
+        assert_eq!(resolve_plain("0_"), Value::Int(0));
+        assert_eq!(resolve_plain("0x_"), Value::from("0x_"));
         assert_eq!(resolve_plain("1."), Value::Float(1.0));
         assert_eq!(resolve_plain("100000000000000000000"), Value::Float(1e20));
         assert_eq!(resolve_plain("Off"), Value::Bool(false));
