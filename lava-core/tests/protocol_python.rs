@@ -38,12 +38,21 @@ for line in sys.stdin.read().split("\n")[:-1]:
     print(json.dumps({"value": typed(data), "line": dumped}))
 "#;
 
+/// The Python to cross-check with: `LAVA_RS_PYTHON` (CI sets it, and then it must work),
+/// else `python3` from PATH.
+fn python() -> String {
+    std::env::var("LAVA_RS_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
 fn python_with_yaml() -> bool {
-    let ok = Command::new("python3")
+    let ok = Command::new(python())
         .args(["-c", "import yaml, lzma; yaml.CDumper; yaml.CUnsafeLoader"])
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
+    if !ok && std::env::var_os("LAVA_RS_PYTHON").is_some() {
+        panic!("LAVA_RS_PYTHON is set but has no PyYAML with libyaml: the cross-checks cannot run");
+    }
     if !ok {
         eprintln!("python3 with PyYAML (libyaml) not found: Python cross-checks skipped");
     }
@@ -51,7 +60,7 @@ fn python_with_yaml() -> bool {
 }
 
 fn run_python(script: &str, input: &[u8]) -> Vec<u8> {
-    let mut child = Command::new("python3")
+    let mut child = Command::new(python())
         .args(["-c", script])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
