@@ -303,7 +303,7 @@ pub fn outcome(base: &Path) -> JobOutcome {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn options() -> LavaRunOptions {
@@ -449,6 +449,16 @@ mod tests {
         assert!(matches!(err, SpawnError::Exec { .. }), "{err}");
     }
 
+    /// Waits (at most 10 s) until `/proc/<pid>/cmdline` is filled in.
+    pub(crate) fn wait_for_cmdline(pid: u32) {
+        for _ in 0..1000 {
+            if fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| !c.is_empty()) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
     #[test]
     fn liveness_needs_lava_run_in_cmdline() {
         assert!(!is_lava_run_alive(0));
@@ -458,6 +468,8 @@ mod tests {
             .args(["-c", "sleep 30; true", "lava-run [job: 1]"])
             .spawn()
             .unwrap();
+        // Right after exec, /proc shows an empty command line for a moment.
+        wait_for_cmdline(child.id());
         assert!(is_lava_run_alive(child.id()));
         child.kill().unwrap();
         child.wait().unwrap();

@@ -1,0 +1,619 @@
+//! The real `lava-slave` binary driven by a scripted master over ZeroMQ on 127.0.0.1, running
+//! the lava-run test double (`tests/lava-run-double`) as its lava-run.
+//!
+//! The double is a binary of another package, so `CARGO_BIN_EXE_` does not name it: the
+//! tests build it with `cargo build -p lava-run-double` (a no-op when it is fresh) and take it
+//! from the profile directory this test executable runs from (`target/debug`).
+//!
+//! Every wait is bounded (a test fails after [`WAIT`] rather than hang); none measures
+//! time. The slave's hidden timer options shorten the job check (END re-sends) and the cancel
+//! escalation, so a KILL arrives within seconds instead of 120 s.
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use lava_core::protocol::{xz, Message};
+use lava_transport::zeromq::{SocketOptions, ZmqLogSink, ZmqMaster, ZmqServer};
+use lava_transport::{LogSink, MasterTransport, PeerId};
+use rusqlite::Connection;
+
+/// The longest any single expectation may take.
+const WAIT: Duration = Duration::from_secs(20);
+
+const HOSTNAME: &str = "worker-under-test";
+
+fn lava_run_double() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let exe = std::env::current_exe().expect("test executable path");
+        // target/<profile>/deps/<this test> -> target/<profile>
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("test executable in target/<profile>/deps");
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+        let mut build = Command::new(option_env!("CARGO").unwrap_or("cargo"));
+        build.args([
+            "build",
+            "--quiet",
+            "-p",
+            "lava-run-double",
+            "--manifest-path",
+        ]);
+        build.arg(&manifest);
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            build.arg("--release");
+        }
+        let status = build.status().expect("run cargo build -p lava-run-double");
+        assert!(status.success(), "cargo build -p lava-run-double failed");
+        let path = profile_dir.join("lava-run-double");
+        assert!(path.exists(), "{} missing", path.display());
+        path
+    })
+}
+
+/// A master's two sockets, scripted by the test.
+struct FakeMaster {
+    control: ZmqMaster,
+    logs: ZmqLogSink,
+    peer: PeerId,
+}
+
+impl FakeMaster {
+    fn bind() -> Self {
+        let server = ZmqServer::plain();
+        let options = SocketOptions::default();
+        FakeMaster {
+            control: server
+                .bind_master("tcp://127.0.0.1:0", &options)
+                .expect("bind master"),
+            logs: server
+                .bind_log_sink("tcp://127.0.0.1:0", &options)
+                .expect("bind log sink"),
+            peer: PeerId::from(HOSTNAME),
+        }
+    }
+
+    async fn send(&mut self, message: Message) {
+        self.control
+            .send(&self.peer, message.encode())
+            .await
+            .expect("send to the slave");
+    }
+
+    async fn send_frames(&mut self, frames: Vec<Vec<u8>>) {
+        self.control
+            .send(&self.peer, frames)
+            .await
+            .expect("send to the slave");
+    }
+
+    /// The next message from the slave that `wanted` accepts; PINGs are answered with PONG 20
+    /// on the way, anything else is dropped. Panics after [`WAIT`].
+    async fn expect(&mut self, what: &str, wanted: impl Fn(&Message) -> bool) -> Message {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let received = tokio::time::timeout_at(deadline, self.control.recv())
+                .await
+                .unwrap_or_else(|_| panic!("no {what} from the slave"))
+                .expect("master socket");
+            let (peer, frames) = received;
+            assert_eq!(peer, self.peer, "message from an unexpected identity");
+            let message = Message::decode(&frames).expect("the slave sends valid frames");
+            if wanted(&message) {
+                return message;
+            }
+            if message == Message::Ping {
+                self.send(Message::Pong { interval: 20 }).await;
+            }
+        }
+    }
+
+    /// Waits for HELLO and answers HELLO_OK.
+    async fn accept_hello(&mut self) {
+        let hello = self
+            .expect("HELLO", |m| matches!(m, Message::Hello { .. }))
+            .await;
+        assert_eq!(
+            hello,
+            Message::Hello {
+                protocol_version: 3,
+                lava_version: Some("2020.05".into())
+            }
+        );
+        self.send(Message::HelloOk).await;
+    }
+
+    async fn expect_end(&mut self, job: i64) -> (String, Vec<u8>) {
+        match self
+            .expect(
+                &format!("END {job}"),
+                |m| matches!(m, Message::End { job_id, .. } if *job_id == job),
+            )
+            .await
+        {
+            Message::End {
+                errors,
+                description,
+                ..
+            } => (errors, description),
+            _ => unreachable!("filtered above"),
+        }
+    }
+
+    async fn expect_start_ok(&mut self, job: i64) {
+        self.expect(&format!("START_OK {job}"), |m| {
+            *m == Message::StartOk { job_id: job }
+        })
+        .await;
+    }
+
+    /// Log lines of `job` until its final `lava`/`job` result.
+    async fn logs_until_job_result(&mut self, job: i64) -> Vec<String> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let mut lines = Vec::new();
+        loop {
+            let frames = tokio::time::timeout_at(deadline, self.logs.recv())
+                .await
+                .unwrap_or_else(|_| panic!("job {job}: no final result in the logs: {lines:?}"))
+                .expect("log socket");
+            assert_eq!(frames.len(), 2, "log records are [job id, line]");
+            if frames[0] != job.to_string().as_bytes() {
+                continue;
+            }
+            let line = String::from_utf8(frames[1].clone()).expect("UTF-8 log line");
+            let last = line.contains(r#""case": "job""#);
+            lines.push(line);
+            if last {
+                return lines;
+            }
+        }
+    }
+}
+
+/// A `lava-slave` process and its directory.
+struct SlaveProcess {
+    child: Child,
+}
+
+/// Where one test's slave lives; kills every process of the test on drop.
+struct Lab {
+    dir: tempfile::TempDir,
+    master: FakeMaster,
+    extra: Vec<String>,
+}
+
+impl Lab {
+    fn new(extra: &[&str]) -> Self {
+        Lab {
+            dir: tempfile::tempdir().expect("temporary directory"),
+            master: FakeMaster::bind(),
+            extra: extra.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    fn slave_dir(&self) -> PathBuf {
+        self.dir.path().join("slave")
+    }
+
+    fn download_dir(&self) -> PathBuf {
+        self.dir.path().join("download")
+    }
+
+    fn work_dir(&self, name: &str) -> PathBuf {
+        self.slave_dir().join("tmp").join(name)
+    }
+
+    fn start_slave(&self) -> SlaveProcess {
+        let child = Command::new(env!("CARGO_BIN_EXE_lava-slave"))
+            .args(["--hostname", HOSTNAME, "--master"])
+            .arg(self.master.control.endpoint())
+            .arg("--socket-addr")
+            .arg(self.master.logs.endpoint())
+            .arg("--slave-dir")
+            .arg(self.slave_dir())
+            .arg("--download-dir")
+            .arg(self.download_dir())
+            .arg("--lava-run")
+            .arg(lava_run_double())
+            .arg("--log-file")
+            .arg(self.dir.path().join("slave.log"))
+            .args(["--level", "DEBUG", "--job-check-interval", "0.5"])
+            .args(&self.extra)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start lava-slave");
+        SlaveProcess { child }
+    }
+
+    fn table(&self) -> Connection {
+        Connection::open(self.slave_dir().join("db.sqlite3")).expect("open the job table")
+    }
+
+    /// `(pid, status)` of the job's row, if any.
+    fn row(&self, job: i64) -> Option<(i64, i64)> {
+        self.table()
+            .query_row("SELECT pid, status FROM jobs WHERE id = ?1", [job], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .ok()
+    }
+
+    /// Polls `condition` every 50 ms, at most [`WAIT`].
+    async fn wait_for(&self, what: &str, condition: impl Fn() -> bool) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while !condition() {
+            if tokio::time::Instant::now() > deadline {
+                panic!("{what}: not within {WAIT:?}\n{}", self.slave_log());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn slave_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("slave.log")).unwrap_or_default()
+    }
+
+    /// Pids of the lava-run doubles of this lab (their command line names its directory).
+    fn lava_runs(&self) -> Vec<u32> {
+        let marker = self.dir.path().to_string_lossy().into_owned();
+        std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                    let c = String::from_utf8_lossy(&c);
+                    c.contains("lava-run") && c.contains(&marker) && !c.contains("lava-slave")
+                })
+            })
+            .collect()
+    }
+
+    fn lava_run_of(&self, job: i64) -> Option<u32> {
+        let argument = format!("--job-id={job}");
+        self.lava_runs().into_iter().find(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == argument.as_bytes()))
+        })
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for pid in self.lava_runs() {
+            // SAFETY: kill takes integers; a pid that has gone yields ESRCH.
+            unsafe {
+                libc::kill(pid as libc::pid_t, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+impl Drop for SlaveProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl SlaveProcess {
+    fn kill9(&mut self) {
+        self.child.kill().expect("SIGKILL the slave");
+        let status = self.child.wait().expect("reap the slave");
+        assert_eq!(status.signal(), Some(libc::SIGKILL));
+    }
+
+    async fn terminate(&mut self) -> std::process::ExitStatus {
+        // SAFETY: kill takes integers; the child has not been reaped yet.
+        let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        assert_eq!(rc, 0);
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for the slave") {
+                return status;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the slave ignored SIGTERM"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+fn start(job_id: i64, mode: &str, dispatcher: &str, env_dut: &str) -> Message {
+    Message::Start {
+        job_id,
+        job: format!(
+            "job_name: test {job_id}\nmetadata:\n  lava-run-double: \"{mode}\"\nactions: []\n"
+        ),
+        device: "hostname: qemu01\ndevice_type: qemu\n".into(),
+        dispatcher: dispatcher.into(),
+        env: "overrides:\n  LAVA_TEST_VAR: set-by-env-yaml\n".into(),
+        env_dut: env_dut.into(),
+    }
+}
+
+/// The description of an END, decompressed and parsed: it must be a YAML mapping.
+fn description(compressed: &[u8]) -> serde_json::Map<String, serde_json::Value> {
+    let text = xz::decompress(compressed, Default::default()).expect("an xz description");
+    let text = String::from_utf8(text).expect("UTF-8 description");
+    match serde_saphyr::from_str::<serde_json::Value>(&text).expect("YAML description") {
+        serde_json::Value::Object(map) => map,
+        other => panic!("description is not a mapping: {other}"),
+    }
+}
+
+#[tokio::test]
+async fn a_job_runs_ends_and_is_forgotten_after_end_ok() {
+    let mut lab = Lab::new(&[]);
+    let _slave = lab.start_slave();
+    lab.master.accept_hello().await;
+
+    std::fs::create_dir_all(lab.download_dir().join("t-11")).unwrap();
+    lab.master
+        .send(start(11, "pass:2", "prefix: t-\n", "dut: {}\n"))
+        .await;
+    lab.master.expect_start_ok(11).await;
+    let base = lab.work_dir("t-11");
+    assert_eq!(
+        std::fs::read_to_string(base.join("env.dut.yaml")).unwrap(),
+        "dut: {}\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(base.join("dispatcher.yaml")).unwrap(),
+        "prefix: t-\n"
+    );
+    let (pid, status) = lab.row(11).expect("row of job 11");
+    assert_eq!(status, 0, "RUNNING");
+    let pid = u32::try_from(pid).unwrap();
+    // /proc may show nothing while `nice` execs lava-run: look until it settles.
+    lab.wait_for("lava-run of job 11 seen", || {
+        lab.lava_run_of(11) == Some(pid)
+    })
+    .await;
+
+    // START again while it runs: START_OK, and no second lava-run.
+    lab.master
+        .send(start(11, "pass:2", "prefix: t-\n", "dut: {}\n"))
+        .await;
+    lab.master.expect_start_ok(11).await;
+    assert_eq!(lab.lava_runs().len(), 1);
+
+    let lines = lab.master.logs_until_job_result(11).await;
+    assert!(
+        lines.iter().any(|l| l.contains("running: 1/2 s")),
+        "{lines:?}"
+    );
+
+    let (errors, compressed) = lab.master.expect_end(11).await;
+    assert_eq!(errors, "");
+    let description = description(&compressed);
+    for key in ["compatibility", "device", "job", "pipeline"] {
+        assert!(description.contains_key(key), "{key} missing");
+    }
+    assert_eq!(lab.row(11).map(|r| r.1), Some(2), "FINISHED before END");
+
+    // Not acknowledged: END comes again, with the same payload.
+    let (errors_again, compressed_again) = lab.master.expect_end(11).await;
+    assert_eq!((errors_again, compressed_again), (errors, compressed));
+
+    lab.master.send(Message::EndOk { job_id: 11 }).await;
+    lab.wait_for("row of job 11 deleted", || lab.row(11).is_none())
+        .await;
+    lab.wait_for("work dirs of job 11 removed", || {
+        !base.exists() && !lab.download_dir().join("t-11").exists()
+    })
+    .await;
+    assert!(lab.download_dir().exists(), "only the job's directory goes");
+}
+
+#[tokio::test]
+async fn cancel_terminates_lava_run_and_kills_one_that_ignores_term() {
+    let mut lab = Lab::new(&["--cancel-term-again", "1", "--cancel-kill", "2"]);
+    let _slave = lab.start_slave();
+    lab.master.accept_hello().await;
+
+    lab.master.send(start(21, "pass:60", "", "")).await;
+    lab.master.send(start(22, "ignore-term:60", "", "")).await;
+    lab.master.expect_start_ok(21).await;
+    lab.master.expect_start_ok(22).await;
+    // Cancel once both lava-runs have their signal handlers (they log after that).
+    for job in [21, 22] {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let frames = tokio::time::timeout_at(deadline, lab.master.logs.recv())
+                .await
+                .expect("log records")
+                .unwrap();
+            if frames[0] == job.to_string().as_bytes() {
+                break;
+            }
+        }
+    }
+    lab.master.send(Message::Cancel { job_id: 21 }).await;
+    lab.master.send(Message::Cancel { job_id: 22 }).await;
+
+    // TERM: lava-run cancels the job and still describes it.
+    let (_, compressed) = lab.master.expect_end(21).await;
+    assert!(description(&compressed).contains_key("job"));
+    // TERM ignored, TERM again, then KILL: no description.
+    let (_, compressed) = lab.master.expect_end(22).await;
+    assert!(
+        compressed.is_empty(),
+        "a killed lava-run leaves no description"
+    );
+    assert!(lab.slave_log().contains("Kill sent to lava-run"));
+    assert_eq!(lab.lava_runs(), Vec::<u32>::new());
+
+    // CANCEL after the end re-sends END rather than signal anything.
+    lab.master.send(Message::Cancel { job_id: 22 }).await;
+    lab.master.expect_end(22).await;
+}
+
+#[tokio::test]
+async fn unknown_jobs_get_an_empty_end_and_garbage_is_survived() {
+    let mut lab = Lab::new(&[]);
+    let _slave = lab.start_slave();
+    // Before HELLO_OK anything but HELLO_OK is dropped and answered by HELLO_RETRY.
+    lab.master
+        .expect("HELLO", |m| matches!(m, Message::Hello { .. }))
+        .await;
+    lab.master.send(Message::Status { job_id: 30 }).await;
+    lab.master
+        .expect("HELLO_RETRY", |m| matches!(m, Message::HelloRetry { .. }))
+        .await;
+    lab.master.send(Message::HelloOk).await;
+
+    for garbage in [
+        vec![b"START".to_vec(), b"x".to_vec()],
+        vec![b"NOPE".to_vec()],
+        vec![b"END_OK".to_vec(), b"\xff".to_vec()],
+        vec![],
+    ] {
+        lab.master.send_frames(garbage).await;
+    }
+    lab.master.send(Message::Status { job_id: 31 }).await;
+    lab.master.send(Message::Cancel { job_id: 32 }).await;
+    for job in [31, 32] {
+        assert_eq!(
+            lab.master.expect_end(job).await,
+            (String::new(), Vec::new())
+        );
+    }
+    assert_eq!(lab.row(30), None, "the STATUS before HELLO_OK was dropped");
+    for job in [31, 32] {
+        assert_eq!(lab.row(job), Some((0, 2)));
+        lab.master.send(Message::EndOk { job_id: job }).await;
+    }
+    lab.wait_for("stub rows deleted", || {
+        lab.row(31).is_none() && lab.row(32).is_none()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_slave_killed_mid_job_restarts_and_ends_the_job_it_left_running() {
+    let mut lab = Lab::new(&[]);
+    let mut slave = lab.start_slave();
+    lab.master.accept_hello().await;
+    lab.master.send(start(41, "pass:4", "", "")).await;
+    lab.master.expect_start_ok(41).await;
+    let pid = u32::try_from(lab.row(41).expect("row of job 41").0).unwrap();
+    lab.wait_for("lava-run of job 41 seen", || {
+        lab.lava_run_of(41) == Some(pid)
+    })
+    .await;
+
+    slave.kill9();
+    assert_eq!(
+        lab.lava_run_of(41),
+        Some(pid),
+        "lava-run survives the slave"
+    );
+
+    let _slave = lab.start_slave();
+    lab.master.accept_hello().await;
+    let (_, compressed) = lab.master.expect_end(41).await;
+    assert!(description(&compressed).contains_key("pipeline"));
+    let log = lab.slave_log();
+    assert!(log.contains("job restored from the table"), "{log}");
+    assert_eq!(
+        log.matches("lava-run started").count(),
+        1,
+        "the job ran once: {log}"
+    );
+    lab.master.send(Message::EndOk { job_id: 41 }).await;
+    lab.wait_for("row of job 41 deleted", || lab.row(41).is_none())
+        .await;
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_slave_but_not_lava_run() {
+    let mut lab = Lab::new(&[]);
+    let mut slave = lab.start_slave();
+    lab.master.accept_hello().await;
+    lab.master.send(start(51, "pass:4", "", "")).await;
+    lab.master.expect_start_ok(51).await;
+    let pid = u32::try_from(lab.row(51).expect("row of job 51").0).unwrap();
+    lab.wait_for("lava-run of job 51 seen", || {
+        lab.lava_run_of(51) == Some(pid)
+    })
+    .await;
+
+    let status = slave.terminate().await;
+    assert!(status.success(), "graceful stop: {status:?}");
+    assert_eq!(lab.lava_run_of(51), Some(pid), "lava-run keeps running");
+    assert_eq!(lab.row(51).map(|r| r.1), Some(0), "row kept RUNNING");
+
+    let _slave = lab.start_slave();
+    lab.master.accept_hello().await;
+    // Running still (START_OK) or already over (END), never started again.
+    lab.master.send(Message::Status { job_id: 51 }).await;
+    lab.master
+        .expect("START_OK or END 51", |m| {
+            m.job_id() == Some(51) && matches!(m, Message::StartOk { .. } | Message::End { .. })
+        })
+        .await;
+    let (_, compressed) = lab.master.expect_end(51).await;
+    assert!(description(&compressed).contains_key("device"));
+    assert_eq!(lab.slave_log().matches("lava-run started").count(), 1);
+}
+
+#[tokio::test]
+async fn a_job_table_written_by_lavas_python_slave_is_read() {
+    let mut lab = Lab::new(&[]);
+    std::fs::create_dir_all(lab.work_dir("61")).unwrap();
+    std::fs::write(lab.work_dir("61").join("description.yaml"), "job: {a: 1}\n").unwrap();
+    std::fs::write(lab.work_dir("61").join("stderr"), "warning: x\n").unwrap();
+    std::fs::create_dir_all(lab.work_dir("p-62")).unwrap();
+    // A lava-run that has gone (its pid now names no lava-run of job 62).
+    let mut gone = Command::new("true").spawn().unwrap();
+    let gone_pid = gone.id();
+    gone.wait().unwrap();
+    {
+        // What LAVA 2020.05's slave does: this CREATE, and INSERTs of str() values.
+        let conn = lab.table();
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS jobs(id INTEGER PRIMARY KEY, pid INTEGER, \
+             status INTEGER, last_update INTEGER, prefix VARCHAR(100) DEFAULT '')",
+            [],
+        )
+        .unwrap();
+        for (id, pid, status, prefix) in [
+            ("61", "0".to_owned(), "2", ""),
+            ("62", gone_pid.to_string(), "0", "p-"),
+        ] {
+            conn.execute(
+                "INSERT INTO jobs VALUES(?, ?, ?, ?, ?)",
+                [id, pid.as_str(), status, "1588334400", prefix],
+            )
+            .unwrap();
+        }
+    }
+    let _slave = lab.start_slave();
+    lab.master.accept_hello().await;
+    let (errors, compressed) = lab.master.expect_end(61).await;
+    assert_eq!(errors, "warning: x\n");
+    assert_eq!(
+        xz::decompress(&compressed, Default::default()).unwrap(),
+        b"job: {a: 1}\n"
+    );
+    assert_eq!(lab.master.expect_end(62).await, (String::new(), Vec::new()));
+    assert_eq!(lab.row(62), Some((i64::from(gone_pid), 2)));
+    for job in [61, 62] {
+        lab.master.send(Message::EndOk { job_id: job }).await;
+    }
+    lab.wait_for("rows and dirs removed", || {
+        lab.row(61).is_none()
+            && lab.row(62).is_none()
+            && !lab.work_dir("61").exists()
+            && !lab.work_dir("p-62").exists()
+    })
+    .await;
+}
