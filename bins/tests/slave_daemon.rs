@@ -9,13 +9,14 @@
 //! time. The slave's hidden timer options shorten the job check (END re-sends) and the cancel
 //! escalation, so a KILL arrives within seconds instead of 120 s.
 
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use lava_core::protocol::{xz, Message};
+use lava_transport::curve::cert::create_certificates;
 use lava_transport::zeromq::{SocketOptions, ZmqLogSink, ZmqMaster, ZmqServer};
 use lava_transport::{LogSink, MasterTransport, PeerId};
 use rusqlite::Connection;
@@ -63,8 +64,7 @@ struct FakeMaster {
 }
 
 impl FakeMaster {
-    fn bind() -> Self {
-        let server = ZmqServer::plain();
+    fn bind(server: ZmqServer) -> Self {
         let options = SocketOptions::default();
         FakeMaster {
             control: server
@@ -188,9 +188,13 @@ struct Lab {
 
 impl Lab {
     fn new(extra: &[&str]) -> Self {
+        Self::with_server(ZmqServer::plain(), tempfile::tempdir().unwrap(), extra)
+    }
+
+    fn with_server(server: ZmqServer, dir: tempfile::TempDir, extra: &[&str]) -> Self {
         Lab {
-            dir: tempfile::tempdir().expect("temporary directory"),
-            master: FakeMaster::bind(),
+            dir,
+            master: FakeMaster::bind(server),
             extra: extra.iter().map(|s| (*s).to_owned()).collect(),
         }
     }
@@ -208,7 +212,11 @@ impl Lab {
     }
 
     fn start_slave(&self) -> SlaveProcess {
-        let child = Command::new(env!("CARGO_BIN_EXE_lava-slave"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lava-slave"));
+        if !self.extra.iter().any(|arg| arg == "--lava-run") {
+            command.arg("--lava-run").arg(lava_run_double());
+        }
+        let child = command
             .args(["--hostname", HOSTNAME, "--master"])
             .arg(self.master.control.endpoint())
             .arg("--socket-addr")
@@ -217,8 +225,6 @@ impl Lab {
             .arg(self.slave_dir())
             .arg("--download-dir")
             .arg(self.download_dir())
-            .arg("--lava-run")
-            .arg(lava_run_double())
             .arg("--log-file")
             .arg(self.dir.path().join("slave.log"))
             .args(["--level", "DEBUG", "--job-check-interval", "0.5"])
@@ -616,4 +622,167 @@ async fn a_job_table_written_by_lavas_python_slave_is_read() {
             && !lab.work_dir("p-62").exists()
     })
     .await;
+}
+
+#[tokio::test]
+async fn with_curve_the_slave_and_its_lava_run_talk_encrypted() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("certs");
+    let slaves = certs.join("slaves");
+    std::fs::create_dir_all(&slaves).unwrap();
+    let (_, master_secret) = create_certificates(&certs, "master").unwrap();
+    let (slave_public, slave_secret) = create_certificates(&certs, "slave").unwrap();
+    std::fs::copy(&slave_public, slaves.join("slave.key")).unwrap();
+    let server = ZmqServer::curve(&master_secret, &slaves).expect("CURVE server");
+    let master_public = certs.join("master.key");
+    let extra = [
+        "--encrypt".to_owned(),
+        "--master-cert".to_owned(),
+        master_public.display().to_string(),
+        "--slave-cert".to_owned(),
+        slave_secret.display().to_string(),
+    ];
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let mut lab = Lab::with_server(server, dir, &extra);
+    let _slave = lab.start_slave();
+    lab.master.accept_hello().await;
+    lab.master.send(start(81, "pass", "", "")).await;
+    lab.master.expect_start_ok(81).await;
+    let lines = lab.master.logs_until_job_result(81).await;
+    assert!(
+        lines.last().unwrap().contains(r#""result": "pass""#),
+        "{lines:?}"
+    );
+    let (_, compressed) = lab.master.expect_end(81).await;
+    assert!(description(&compressed).contains_key("job"));
+}
+
+#[tokio::test]
+async fn a_row_stored_before_its_pid_finds_lava_run_by_job_id() {
+    let mut lab = Lab::new(&[]);
+    // As if the slave died between writing the row (pid 0) and storing lava-run's pid.
+    let base = lab.work_dir("71");
+    std::fs::create_dir_all(&base).unwrap();
+    for (name, text) in [
+        ("job.yaml", "job_name: orphan\n"),
+        ("device.yaml", "hostname: qemu01\n"),
+        ("dispatcher.yaml", ""),
+    ] {
+        std::fs::write(base.join(name), text).unwrap();
+    }
+    let at = |name: &str| base.join(name).display().to_string();
+    let mut orphan = Command::new(lava_run_double())
+        .arg(format!("--device={}", at("device.yaml")))
+        .arg(format!("--dispatcher={}", at("dispatcher.yaml")))
+        .arg(format!("--output-dir={}", base.display()))
+        .arg("--job-id=71")
+        .arg(format!("--logging-url={}", lab.master.logs.endpoint()))
+        .arg(at("job.yaml"))
+        .env("LAVA_RUN_DOUBLE_MODE", "pass:3")
+        .process_group(0)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    lab.table()
+        .execute(
+            "CREATE TABLE IF NOT EXISTS jobs(id INTEGER PRIMARY KEY, pid INTEGER, \
+             status INTEGER, last_update INTEGER, prefix VARCHAR(100) DEFAULT '')",
+            [],
+        )
+        .unwrap();
+    lab.table()
+        .execute("INSERT INTO jobs VALUES(71, 0, 0, 1588334400, '')", [])
+        .unwrap();
+
+    let _slave = lab.start_slave();
+    lab.master.accept_hello().await;
+    let pid = i64::from(orphan.id());
+    lab.wait_for("the pid of job 71 stored", || lab.row(71) == Some((pid, 0)))
+        .await;
+    let (_, compressed) = lab.master.expect_end(71).await;
+    assert!(description(&compressed).contains_key("pipeline"));
+    assert!(orphan.wait().unwrap().success());
+    assert!(
+        !lab.slave_log().contains("lava-run started"),
+        "not run twice"
+    );
+}
+
+#[tokio::test]
+async fn jobs_that_cannot_run_end_with_the_reason() {
+    let mut lab = Lab::new(&["--lava-run", "/nonexistent/lava-run"]);
+    let _slave = lab.start_slave();
+    lab.master.accept_hello().await;
+
+    // env.yaml must be a mapping: refused before anything is written.
+    let mut bad_env = start(91, "pass", "", "");
+    if let Message::Start { env, .. } = &mut bad_env {
+        *env = "- not\n- a mapping\n".into();
+    }
+    lab.master.send(bad_env).await;
+    lab.master.expect_start_ok(91).await;
+    let (errors, compressed) = lab.master.expect_end(91).await;
+    assert!(errors.contains("env.yaml is a sequence"), "{errors}");
+    assert!(compressed.is_empty());
+    assert!(!lab.work_dir("91").exists());
+
+    // A missing lava-run: `nice` reports it on stderr, which END carries.
+    lab.master.send(start(92, "pass", "", "")).await;
+    lab.master.expect_start_ok(92).await;
+    let (errors, compressed) = lab.master.expect_end(92).await;
+    assert!(errors.contains("/nonexistent/lava-run"), "{errors}");
+    assert!(compressed.is_empty(), "no description without lava-run");
+
+    // A prefix that would lead out of the slave's directory is refused.
+    lab.master
+        .send(start(93, "pass", "prefix: ../../x\n", ""))
+        .await;
+    lab.master.expect_start_ok(93).await;
+    let (errors, _) = lab.master.expect_end(93).await;
+    assert!(errors.contains("prefix"), "{errors}");
+    assert!(!lab.slave_dir().join("x93").exists());
+    assert!(!lab.dir.path().join("x93").exists());
+}
+
+#[test]
+fn unusable_command_lines_are_refused_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_lava-slave"))
+            .args([
+                "--master",
+                "tcp://127.0.0.1:1",
+                "--socket-addr",
+                "tcp://127.0.0.1:2",
+            ])
+            .arg("--slave-dir")
+            .arg(dir.path())
+            .args(["--log-file", "-"])
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = run(&["--hostname", "lava-logs"]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("reserved"), "{stderr}");
+    let (code, stderr) = run(&["--hostname", "bad name"]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("invalid hostname"), "{stderr}");
+    let (code, stderr) = run(&["--hostname", "w", "--level", "LOUD"]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("LOUD"), "{stderr}");
+    let (code, stderr) = run(&[
+        "--hostname",
+        "w",
+        "--encrypt",
+        "--slave-cert",
+        "/nonexistent/s.key_secret",
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("/nonexistent/s.key_secret"), "{stderr}");
 }
