@@ -242,7 +242,14 @@ async fn serve(
                     Err(error) => machine.handle_malformed(error, Instant::now()),
                 }
             }
-            _ = sigchld.recv() => executor.reap(machine).await,
+            delivered = sigchld.recv() => match delivered {
+                Some(()) => executor.reap(machine).await,
+                // Cannot happen while the runtime lives; looping on it would spin.
+                None => return Err(DaemonError::Signal {
+                    what: "SIGCHLD",
+                    source: std::io::Error::other("the signal stream ended"),
+                }),
+            },
             () = timer => machine.handle_timeout(Instant::now()),
         }
     }

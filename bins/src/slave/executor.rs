@@ -456,6 +456,55 @@ mod tests {
         assert_eq!(machine_row(&job, 10).1, Duration::ZERO);
     }
 
+    fn executor(dir: &Path) -> Executor {
+        let table = SlaveJobTable::open(dir.join("db.sqlite3")).unwrap();
+        let lava_run = LavaRunOptions {
+            program: dir.join("lava-run"),
+            logging_url: "tcp://127.0.0.1:1".into(),
+            debug: false,
+            ipv6: false,
+            socks_proxy: None,
+            certificates: None,
+            nice: false,
+        };
+        let places = Places {
+            slave_dir: dir.to_owned(),
+            download_dir: dir.join("download"),
+        };
+        Executor::new(table, lava_run, places)
+    }
+
+    #[test]
+    fn rows_are_saved_as_lava_stamps_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let executor = executor(dir.path());
+        let mut row = JobRow {
+            id: 9,
+            pid: 0,
+            status: JobStatus::Running,
+            prefix: "p-".into(),
+        };
+        executor.save(&row).unwrap();
+        // Pretend the row is old, to see which writes stamp it.
+        executor
+            .table
+            .set_status(9, SlaveJobStatus::Running, 100)
+            .unwrap();
+        row.pid = 4321;
+        executor.save(&row).unwrap();
+        let stored = executor.table.get(9).unwrap().unwrap();
+        assert_eq!((stored.pid, stored.last_update), (4321, 100), "pid only");
+        row.status = JobStatus::Canceling;
+        executor.save(&row).unwrap();
+        let stored = executor.table.get(9).unwrap().unwrap();
+        assert_eq!(stored.status, SlaveJobStatus::Canceling);
+        assert!(stored.last_update > 100, "a status change is stamped");
+        assert_eq!(stored.prefix, "p-");
+        let rows = executor.stored_rows().unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].0, row);
+    }
+
     #[test]
     fn prefixes_stay_inside() {
         assert!(safe_dir_name(""));

@@ -65,6 +65,13 @@ pub fn init_logging(log_file: &str, level: &str) -> Result<(), LoggingError> {
         builder.with_writer(std::io::stdout).init();
     } else {
         let path = PathBuf::from(log_file);
+        // A fresh machine may lack /var/log/lava-dispatcher: create it as the package would.
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| LoggingError::File {
+                path: path.clone(),
+                source,
+            })?;
+        }
         let file = OpenOptions::new()
             .create(true)
             .append(true)
