@@ -280,6 +280,53 @@ impl Lab {
             .collect()
     }
 
+    /// A lava-run for `job` in `<slave-dir>/tmp/<job>` that no slave started (the test is
+    /// its parent, so it stays a zombie after it exits until the test waits for it).
+    fn orphan_lava_run(&self, job: i64, mode: &str) -> Child {
+        let base = self.work_dir(&job.to_string());
+        std::fs::create_dir_all(&base).unwrap();
+        for (name, text) in [
+            ("job.yaml", "job_name: orphan\n"),
+            ("device.yaml", "hostname: qemu01\n"),
+            ("dispatcher.yaml", ""),
+        ] {
+            std::fs::write(base.join(name), text).unwrap();
+        }
+        let at = |name: &str| base.join(name).display().to_string();
+        let child = Command::new(lava_run_double())
+            .arg(format!("--device={}", at("device.yaml")))
+            .arg(format!("--dispatcher={}", at("dispatcher.yaml")))
+            .arg(format!("--output-dir={}", base.display()))
+            .arg(format!("--job-id={job}"))
+            .arg(format!("--logging-url={}", self.master.logs.endpoint()))
+            .arg(at("job.yaml"))
+            .env("LAVA_RUN_DOUBLE_MODE", mode)
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_for_cmdline(child.id());
+        child
+    }
+
+    /// A row as LAVA's Python slave writes it: its CREATE, and INSERT of `str()` values.
+    fn insert_row(&self, id: &str, pid: &str, status: &str, last_update: &str) {
+        std::fs::create_dir_all(self.slave_dir()).unwrap();
+        let conn = self.table();
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS jobs(id INTEGER PRIMARY KEY, pid INTEGER, \
+             status INTEGER, last_update INTEGER, prefix VARCHAR(100) DEFAULT '')",
+            [],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO jobs VALUES(?, ?, ?, ?, '')",
+            [id, pid, status, last_update],
+        )
+        .unwrap();
+    }
+
     fn lava_run_of(&self, job: i64) -> Option<u32> {
         let argument = format!("--job-id={job}");
         self.lava_runs().into_iter().find(|pid| {
@@ -383,6 +430,22 @@ async fn a_job_runs_ends_and_is_forgotten_after_end_ok() {
         lab.lava_run_of(11) == Some(pid)
     })
     .await;
+    // Its environment is the slave's, changed as env.yaml says.
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    assert!(environ
+        .split(|b| *b == 0)
+        .any(|var| var == b"LAVA_TEST_VAR=set-by-env-yaml"));
+    // It inherits none of the slave's files (the job table, the slave's log).
+    for fd in std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap() {
+        if let Ok(target) = std::fs::read_link(fd.unwrap().path()) {
+            let target = target.to_string_lossy().into_owned();
+            assert!(
+                !target.contains("db.sqlite3") && !target.ends_with("slave.log"),
+                "lava-run inherited {target}"
+            );
+        }
+    }
+    assert!(base.join("stdout").exists() && base.join("stderr").exists());
 
     // START again while it runs: START_OK, and no second lava-run.
     lab.master
@@ -661,39 +724,8 @@ async fn with_curve_the_slave_and_its_lava_run_talk_encrypted() {
 async fn a_row_stored_before_its_pid_finds_lava_run_by_job_id() {
     let mut lab = Lab::new(&[]);
     // As if the slave died between writing the row (pid 0) and storing lava-run's pid.
-    let base = lab.work_dir("71");
-    std::fs::create_dir_all(&base).unwrap();
-    for (name, text) in [
-        ("job.yaml", "job_name: orphan\n"),
-        ("device.yaml", "hostname: qemu01\n"),
-        ("dispatcher.yaml", ""),
-    ] {
-        std::fs::write(base.join(name), text).unwrap();
-    }
-    let at = |name: &str| base.join(name).display().to_string();
-    let mut orphan = Command::new(lava_run_double())
-        .arg(format!("--device={}", at("device.yaml")))
-        .arg(format!("--dispatcher={}", at("dispatcher.yaml")))
-        .arg(format!("--output-dir={}", base.display()))
-        .arg("--job-id=71")
-        .arg(format!("--logging-url={}", lab.master.logs.endpoint()))
-        .arg(at("job.yaml"))
-        .env("LAVA_RUN_DOUBLE_MODE", "pass:3")
-        .process_group(0)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    lab.table()
-        .execute(
-            "CREATE TABLE IF NOT EXISTS jobs(id INTEGER PRIMARY KEY, pid INTEGER, \
-             status INTEGER, last_update INTEGER, prefix VARCHAR(100) DEFAULT '')",
-            [],
-        )
-        .unwrap();
-    lab.table()
-        .execute("INSERT INTO jobs VALUES(71, 0, 0, 1588334400, '')", [])
-        .unwrap();
+    let mut orphan = lab.orphan_lava_run(71, "pass:4");
+    lab.insert_row("71", "0", "0", "1588334400");
 
     let _slave = lab.start_slave();
     lab.master.accept_hello().await;
@@ -785,4 +817,35 @@ fn unusable_command_lines_are_refused_with_a_reason() {
     ]);
     assert_eq!(code, Some(1));
     assert!(stderr.contains("/nonexistent/s.key_secret"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_restored_cancel_keeps_its_age_and_escalates_to_kill() {
+    let mut lab = Lab::new(&[]);
+    let mut orphan = lab.orphan_lava_run(72, "ignore-term:60");
+    // CANCEL came 200 s ago (LAVA's KILL is due after 120 s), then the slave went away.
+    let canceled = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 200;
+    lab.insert_row("72", &orphan.id().to_string(), "1", &canceled.to_string());
+
+    let _slave = lab.start_slave();
+    lab.master.accept_hello().await;
+    let (_, compressed) = lab.master.expect_end(72).await;
+    assert!(compressed.is_empty(), "killed: no description");
+    assert_eq!(orphan.wait().unwrap().signal(), Some(libc::SIGKILL));
+    assert!(lab.slave_log().contains("Kill sent to lava-run"));
+}
+
+/// Waits (at most 10 s) until `/proc/<pid>/cmdline` is filled in: right after exec it is
+/// empty for a moment.
+fn wait_for_cmdline(pid: u32) {
+    for _ in 0..1000 {
+        if std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| !c.is_empty()) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
