@@ -759,7 +759,10 @@ async fn jobs_that_cannot_run_end_with_the_reason() {
     assert!(compressed.is_empty());
     assert!(!lab.work_dir("91").exists());
 
-    // A missing lava-run: `nice` reports it on stderr, which END carries.
+    // A missing lava-run: `nice` reports it on stderr, which END carries. The description
+    // of an earlier run of this id is not taken for this one's.
+    std::fs::create_dir_all(lab.work_dir("92")).unwrap();
+    std::fs::write(lab.work_dir("92").join("description.yaml"), "stale: 1\n").unwrap();
     lab.master.send(start(92, "pass", "", "")).await;
     lab.master.expect_start_ok(92).await;
     let (errors, compressed) = lab.master.expect_end(92).await;

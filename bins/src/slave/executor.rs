@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use lava_core::master::StartPayload;
 use lava_core::model::JobId;
 use lava_core::protocol::xz;
 use lava_core::slave::{Event, JobResult, JobRow, JobStatus, Slave};
@@ -281,7 +282,7 @@ impl Executor {
         &mut self,
         job_id: JobId,
         prefix: &str,
-        files: lava_core::master::StartPayload,
+        files: StartPayload,
     ) -> Result<u32, String> {
         if !safe_dir_name(prefix) {
             let reason = format!("the dispatcher prefix {prefix:?} contains '/' or NUL");
@@ -298,9 +299,18 @@ impl Executor {
         };
         let options = self.lava_run.clone();
         let dir = base.clone();
-        let spawned =
-            tokio::task::spawn_blocking(move || lava_run::spawn(&options, &dir, job_id, &files))
-                .await;
+        let spawned = tokio::task::spawn_blocking(move || {
+            // A description left by an earlier run of this id (a master whose database was
+            // reset) would be taken for this run's if lava-run crashed.
+            let stale = dir.join("description.yaml");
+            match std::fs::remove_file(&stale) {
+                Ok(()) => warn!(job = job_id, "stale {} removed", stale.display()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => warn!(job = job_id, "cannot remove stale {}: {e}", stale.display()),
+            }
+            lava_run::spawn(&options, &dir, job_id, &files)
+        })
+        .await;
         match spawned {
             Ok(Ok(child)) => {
                 let pid = child.id();
