@@ -852,3 +852,32 @@ fn wait_for_cmdline(pid: u32) {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+#[tokio::test]
+async fn a_job_that_ends_while_the_master_is_away_reaches_the_next_master() {
+    let mut lab = Lab::new(&[]);
+    let _slave = lab.start_slave();
+    lab.master.accept_hello().await;
+    lab.master.send(start(101, "pass:2", "", "")).await;
+    lab.master.expect_start_ok(101).await;
+
+    // The master goes away (its control socket only: lava-run's logs still have a sink).
+    let endpoint = lab.master.control.endpoint().to_owned();
+    lab.master.control.close().await.unwrap();
+    lab.master.logs_until_job_result(101).await;
+    lab.wait_for("job 101 FINISHED", || lab.row(101).map(|r| r.1) == Some(2))
+        .await;
+
+    // A new master on the same address: no new HELLO, but PINGs and the pending END.
+    lab.master.control = ZmqServer::plain()
+        .bind_master(&endpoint, &SocketOptions::default())
+        .expect("bind the master again");
+    lab.master.expect("PING", |m| *m == Message::Ping).await;
+    lab.master.send(Message::Pong { interval: 20 }).await;
+    lab.master.send(Message::Status { job_id: 101 }).await;
+    let (_, compressed) = lab.master.expect_end(101).await;
+    assert!(description(&compressed).contains_key("job"));
+    lab.master.send(Message::EndOk { job_id: 101 }).await;
+    lab.wait_for("row of job 101 deleted", || lab.row(101).is_none())
+        .await;
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 /// The lava-rs slave: connects out to a LAVA (or lava-rs) master and runs lava-run for its jobs.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "lava-slave", version, about)]
+#[command(name = "lava-slave", version)]
 pub struct SlaveOptions {
     /// Name of the worker (its ZeroMQ identity); default: this host's FQDN.
     #[arg(long)]
