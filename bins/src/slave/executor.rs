@@ -200,7 +200,9 @@ impl Executor {
                     .children
                     .get_mut(&job_id)
                     .is_some_and(|child| child.id() == pid && matches!(child.try_wait(), Ok(None)));
-                if !own_child && !process::is_job_alive(pid, job_id) {
+                if !own_child
+                    && !process::is_job_alive(pid, job_id, &self.work_dir(machine, job_id))
+                {
                     debug!(job = job_id, pid, "no {signal:?}: lava-run has gone");
                 } else if let Err(e) = process::signal_group(pid, signal) {
                     warn!(job = job_id, pid, "cannot send {signal:?} to lava-run: {e}");
@@ -348,10 +350,11 @@ impl Executor {
                 }
             }
         }
+        let work_dir = self.work_dir(machine, job_id);
         let alive = match pid {
-            Some(pid) => process::is_job_alive(pid, job_id).then_some(pid),
+            Some(pid) => process::is_job_alive(pid, job_id, &work_dir).then_some(pid),
             None => {
-                let found = process::find_job(job_id);
+                let found = process::find_job(job_id, &work_dir);
                 match found {
                     Some(pid) => info!(job = job_id, pid, "lava-run found by job id"),
                     None => warn!(
@@ -369,6 +372,15 @@ impl Executor {
                 self.report_exit(machine, job_id).await;
             }
         }
+    }
+
+    /// The job's work directory, from the prefix in its row.
+    fn work_dir(&self, machine: &Slave, job_id: JobId) -> PathBuf {
+        let prefix = machine
+            .rows()
+            .find(|row| row.id == job_id)
+            .map_or("", |row| row.prefix.as_str());
+        lava_run::work_dir(&self.places.slave_dir, prefix, job_id)
     }
 
     async fn report_exit(&mut self, machine: &mut Slave, job_id: JobId) {

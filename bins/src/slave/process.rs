@@ -5,10 +5,16 @@
 //! program, or to the lava-run of another job. A process is a job's lava-run when its
 //! command line mentions `lava-run` and names the job, either as the title lava-run sets
 //! (`lava-run [job: <id>]`) or through the `--job-id=<id>` argument the slave gave it
-//! (before lava-run sets its title, or for a lava-run that does not set one).
+//! (before lava-run sets its title, or for a lava-run that does not set one). When the
+//! command line also has `--output-dir=`, it must be the job's work directory: several
+//! slaves may share a host (that is what the dispatcher `prefix` is for), and their masters
+//! may use the same job ids.
 
+use std::ffi::OsStr;
 use std::fs;
 use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 
 use lava_core::model::JobId;
 use lava_core::slave::Signal;
@@ -28,33 +34,51 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// Whether a command line is that of the lava-run of `job_id`.
-pub fn is_lava_run_of(cmdline: &[u8], job_id: JobId) -> bool {
+/// Whether a command line is that of the lava-run of `job_id` working in `work_dir`.
+pub fn is_lava_run_of(cmdline: &[u8], job_id: JobId, work_dir: &Path) -> bool {
     if !contains(cmdline, b"lava-run") {
+        return false;
+    }
+    let mut args = cmdline.split(|b| *b == 0);
+    let elsewhere = args.clone().any(|arg| {
+        arg.strip_prefix(b"--output-dir=")
+            .is_some_and(|dir| !same_dir(Path::new(OsStr::from_bytes(dir)), work_dir))
+    });
+    if elsewhere {
         return false;
     }
     if contains(cmdline, format!("lava-run [job: {job_id}]").as_bytes()) {
         return true;
     }
-    let argument = format!("--job-id={job_id}");
-    cmdline
-        .split(|b| *b == 0)
-        .any(|arg| arg == argument.as_bytes())
+    let job_argument = format!("--job-id={job_id}");
+    args.any(|arg| arg == job_argument.as_bytes())
 }
 
-/// Whether `pid` is alive and is the lava-run of `job_id`.
-pub fn is_job_alive(pid: u32, job_id: JobId) -> bool {
-    cmdline(pid).is_some_and(|c| is_lava_run_of(&c, job_id))
+/// Whether two spellings name the same directory (`/a//b/` and `/a/b`, or a relative
+/// `--slave-dir` given to an earlier slave).
+fn same_dir(a: &Path, b: &Path) -> bool {
+    if a == b {
+        return true;
+    }
+    match (fs::canonicalize(a), fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
-/// The pid of the lava-run of `job_id`, looked up in `/proc` (for a row written just before
-/// a spawn whose pid was never stored).
-pub fn find_job(job_id: JobId) -> Option<u32> {
+/// Whether `pid` is alive and is the lava-run of `job_id` working in `work_dir`.
+pub fn is_job_alive(pid: u32, job_id: JobId, work_dir: &Path) -> bool {
+    cmdline(pid).is_some_and(|c| is_lava_run_of(&c, job_id, work_dir))
+}
+
+/// The pid of the lava-run of `job_id` working in `work_dir`, looked up in `/proc` (for a
+/// row written just before a spawn whose pid was never stored).
+pub fn find_job(job_id: JobId, work_dir: &Path) -> Option<u32> {
     let entries = fs::read_dir("/proc").ok()?;
     let mut found: Vec<u32> = entries
         .filter_map(Result::ok)
         .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| is_job_alive(*pid, job_id))
+        .filter(|pid| is_job_alive(*pid, job_id, work_dir))
         .collect();
     // `nice` execs lava-run, so there is one process; should a wrapper have forked, the
     // oldest (smallest pid, barring wrap-around) is the group leader that the slave started.
@@ -95,15 +119,31 @@ mod tests {
 
     #[test]
     fn command_lines_must_name_the_job() {
-        assert!(is_lava_run_of(b"lava-run [job: 12]\0\0\0", 12));
-        assert!(!is_lava_run_of(b"lava-run [job: 123]", 12));
-        assert!(is_lava_run_of(
-            b"/usr/bin/python3\0/usr/bin/lava-run\0--output-dir=/s/tmp/12\0--job-id=12\0/s/tmp/12/job.yaml\0",
-            12
+        let dir = Path::new("/s/tmp/12");
+        assert!(is_lava_run_of(b"lava-run [job: 12]\0\0\0", 12, dir));
+        assert!(!is_lava_run_of(b"lava-run [job: 123]", 12, dir));
+        let python = b"/usr/bin/python3\0/usr/bin/lava-run\0--output-dir=/s/tmp/12\0--job-id=12\0";
+        assert!(is_lava_run_of(python, 12, dir));
+        // Another slave's job 12 on the same host (another prefix).
+        assert!(!is_lava_run_of(python, 12, Path::new("/s/tmp/b-12")));
+        assert!(!is_lava_run_of(
+            b"/usr/bin/lava-run\0--job-id=120\0",
+            12,
+            dir
         ));
-        assert!(!is_lava_run_of(b"/usr/bin/lava-run\0--job-id=120\0", 12));
-        assert!(!is_lava_run_of(b"/bin/sleep\0--job-id=12\0", 12));
-        assert!(!is_lava_run_of(b"", 12));
+        assert!(!is_lava_run_of(b"/bin/sleep\0--job-id=12\0", 12, dir));
+        assert!(!is_lava_run_of(b"", 12, dir));
+    }
+
+    #[test]
+    fn output_dirs_compare_as_directories() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("12");
+        std::fs::create_dir(&dir).unwrap();
+        let mut cmdline = b"lava-run\0--job-id=12\0--output-dir=".to_vec();
+        cmdline.extend_from_slice(tmp.path().join(".//12/").as_os_str().as_bytes());
+        assert!(is_lava_run_of(&cmdline, 12, &dir));
+        assert!(!is_lava_run_of(&cmdline, 12, &tmp.path().join("13")));
     }
 
     #[test]
@@ -115,13 +155,14 @@ mod tests {
             .unwrap();
         let pid = child.id();
         crate::slave::lava_run::tests::wait_for_cmdline(pid);
-        assert!(is_job_alive(pid, 987654));
-        assert!(!is_job_alive(pid, 98765));
-        assert_eq!(find_job(987654), Some(pid));
+        let dir = Path::new("/nowhere");
+        assert!(is_job_alive(pid, 987654, dir));
+        assert!(!is_job_alive(pid, 98765, dir));
+        assert_eq!(find_job(987654, dir), Some(pid));
         signal_group(pid, Signal::Term).unwrap();
         child.wait().unwrap();
-        assert!(!is_job_alive(pid, 987654));
-        assert_eq!(find_job(987654), None);
+        assert!(!is_job_alive(pid, 987654, dir));
+        assert_eq!(find_job(987654, dir), None);
         assert!(signal_group(0, Signal::Term).is_err());
     }
 
