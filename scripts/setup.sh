@@ -4,7 +4,7 @@
 set -euo pipefail
 
 need_pkgs=()
-for pkg in libzmq3-dev pkg-config liblzma-dev python3-venv; do
+for pkg in libzmq3-dev pkg-config liblzma-dev python3-venv python3-dev postgresql; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then

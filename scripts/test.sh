@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
-# The project's whole test command: formatting, lints, every test.
+# The project's whole test command: formatting, lints, every test, the conformance checks.
 # Usage: scripts/test.sh   (from the repository root, on a fresh Debian machine)
+#
+# It installs what it needs (scripts/setup.sh), starts a throw-away PostgreSQL cluster for
+# the store tests (stopped on exit), and runs:
+#   cargo fmt --check; cargo clippy -D warnings; cargo test (all crates, PostgreSQL included,
+#   the real LAVA 2020.05 slave against lava-master); the template conformance check against
+#   LAVA's own device-type templates and Python Jinja2; lavacli against the XML-RPC API.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,5 +18,15 @@ cargo fmt --all -- --check
 echo "== cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+echo "== PostgreSQL throw-away cluster"
+eval "$(scripts/pg-test-cluster.sh start)"
+trap 'scripts/pg-test-cluster.sh stop >/dev/null 2>&1 || true' EXIT
+
 echo "== cargo test"
 cargo test --workspace --locked
+
+echo "== template conformance (lava-rs vs Python Jinja2 on LAVA's templates)"
+scripts/templates-conformance.sh
+
+echo "== lavacli against the XML-RPC API"
+scripts/lavacli-test.sh

@@ -154,6 +154,8 @@ fn timeouts_are_checked_against_the_job_timeout() {
 
     let e = refused(&with("").replace("    minutes: 30\n", "    minutes: 0\n"));
     assert_eq!(e.path, "timeouts.job.minutes");
+    let half = with("").replace("    minutes: 30\n", "    minutes: 30.5\n");
+    assert_eq!(parse(&half).unwrap().job_timeout, Duration::from_secs(1830));
 
     let text = MINIMAL.replace("timeouts:\n", "timeouts:\n  connection:\n    hours: 2\n");
     assert_eq!(refused(&text).path, "timeouts.connection");
@@ -188,7 +190,12 @@ fn actions_are_checked() {
     assert_eq!(e.path, "actions");
     let e = refused(&with("context:\n  colour: blue\n"));
     assert_eq!(e.path, "context.colour");
-    assert!(parse(&with("context:\n  arch: arm64\n  memory: 1024\n")).is_ok());
+    assert!(parse(&with(
+        "context:\n  arch: arm64\n  memory: 1024\n  no_kvm: True\n"
+    ))
+    .is_ok());
+    let e = refused(&with("context:\n  extra_options: {a: 1}\n"));
+    assert_eq!(e.path, "context.extra_options");
     assert!(parse(&with("tags: [usb-eth, 4gb]\n"))
         .unwrap()
         .tags
@@ -355,4 +362,35 @@ fn legacy_json_submission_is_kept_but_marked() {
     ));
     // parse() accepts pipeline jobs only.
     assert!(parse(text).is_err());
+}
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Text that looks enough like YAML to reach the validator often.
+        #[test]
+        fn any_text_is_accepted_or_refused(
+            text in "([a-z_]{1,12}|-|:|&a|\\*a|<<|\\[|\\]|\\{|\\}|,|'|\"|#|[0-9]{1,4}|yes|off| |\n|  ){0,60}"
+        ) {
+            let _ = lava_core::job::legacy_reason(&text);
+            let _ = parse_submission(&text);
+        }
+
+        #[test]
+        fn damaged_definitions_are_refused_cleanly(cut in 0usize..MULTINODE.len(), insert in "[ :\n\\-\\[{]{0,3}") {
+            let mut text = MULTINODE.to_owned();
+            if text.is_char_boundary(cut) {
+                text.insert_str(cut, &insert);
+            }
+            if let Ok(Submission::Pipeline(def)) = parse_submission(&text) {
+                for sub in split_multinode(&def, "g").unwrap_or_default() {
+                    prop_assert!(yaml::parse(&sub.definition).is_ok(), "{}", sub.definition);
+                }
+            }
+        }
+    }
 }

@@ -62,8 +62,12 @@ fn run_scenario(
     world
 }
 
+/// `who`: 0 crashes the master, 1..=3 a slave, 4..=6 cuts a slave's link.
 fn crash(world: &mut World, who: u8, down: Duration) {
-    if who == 0 {
+    if who >= 4 {
+        let i = (who as usize - 4) % world.slaves.len();
+        world.partition(i, down);
+    } else if who == 0 {
         if world.master.is_some() {
             world.crash_master(down);
         }
@@ -93,6 +97,11 @@ fn check_properties(world: &World, in_order: bool) {
             job.state
         );
         assert!(job.end_processed);
+        assert_eq!(
+            job.state,
+            StoredState::Finished,
+            "job {job_id} never finished (trap 19)"
+        );
     }
     for ((slave, job_id), lifetimes) in &world.spawns {
         let mut distinct = lifetimes.clone();
@@ -228,7 +237,7 @@ proptest! {
         slaves in 1usize..4,
         jobs in 1i64..10,
         faults in faults(),
-        crashes in proptest::collection::vec((0u8..4, 0u64..200, 0u64..120), 0..5),
+        crashes in proptest::collection::vec((0u8..7, 0u64..200, 0u64..120), 0..6),
     ) {
         let world = run_scenario(seed, slaves, jobs, faults, &crashes);
         check_properties(&world, faults.fifo);

@@ -1136,3 +1136,233 @@ fn trap_14_slave_does_not_rerun_a_job_it_saw_end_ok_for() {
     assert!(!events.iter().any(|e| matches!(e, SEvent::Spawn { .. })));
     assert_eq!(sent, vec![end(14, b"")]);
 }
+
+#[test]
+fn bootstrap_answers_anything_but_hello_ok_with_a_retry() {
+    let t0 = Instant::now();
+    let mut s = Slave::new(SlaveConfig::default(), t0);
+    drain_slave(&mut s);
+    s.handle_malformed(
+        FrameError {
+            frame: 0,
+            reason: FrameFault::UnknownAction {
+                action: "FOO".into(),
+            },
+        },
+        t0 + secs(1),
+    );
+    s.handle_message(b"master", Message::Pong { interval: 20 }, t0 + secs(2));
+    let (_, sent) = drain_slave(&mut s);
+    assert!(matches!(
+        sent[..],
+        [Message::HelloRetry { .. }, Message::HelloRetry { .. }]
+    ));
+    assert!(!s.is_connected());
+    assert_eq!(s.ping_interval(), secs(5), "the PONG was dropped");
+    assert_eq!(
+        s.poll_timeout(),
+        Some(t0 + secs(7)),
+        "the retry timer restarts"
+    );
+}
+
+#[test]
+fn trap_20_master_restart_mid_job_resyncs_with_status() {
+    let mut world = World::new(5, 1, Faults::none());
+    world.submit(1, 0, payload(1), secs(60));
+    world.run_for(secs(10));
+    assert_eq!(world.store[&1].state, common::StoredState::Running);
+    world.crash_master(secs(30));
+    world.run_for(secs(300));
+    // The new master heard a PING first (no HELLO) and asked about the running job.
+    let to_slave = world.delivered(Node::Master, Node::Slave(0));
+    assert!(to_slave.contains(&&Message::Status { job_id: 1 }));
+    assert_eq!(world.spawns.get(&(0, 1)).map(Vec::len), Some(1));
+    assert_eq!(world.store[&1].ends_recorded, 1);
+    assert_eq!(world.store[&1].state, common::StoredState::Finished);
+    assert!(common::no_rows_left(&world));
+    let hellos = world
+        .delivered(Node::Slave(0), Node::Master)
+        .iter()
+        .filter(|m| matches!(m, Message::Hello { .. }))
+        .count();
+    assert_eq!(
+        hellos, 1,
+        "the slave does not greet a restarted master again"
+    );
+}
+
+#[test]
+fn trap_27_a_prefix_that_leaves_the_work_dir_is_refused() {
+    let t0 = Instant::now();
+    let mut s = connected_slave(t0);
+    let mut files = payload(13);
+    files.dispatcher = "prefix: ../../etc/\n".into();
+    s.handle_message(b"master", files.to_message(13), t0);
+    let (events, sent) = drain_slave(&mut s);
+    assert!(!events.iter().any(|e| matches!(e, SEvent::Spawn { .. })));
+    assert!(
+        matches!(&sent[..], [Message::StartOk { .. }, Message::End { errors, .. }] if errors.contains("prefix"))
+    );
+}
+
+/// protocol.md §10.3, run `basic`: the stand-in master's script against our slave, with the
+/// real slave's answers as the expectation.
+#[test]
+fn slave_replays_the_basic_run_of_lava_2020_05() {
+    let t0 = Instant::now();
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
+    let mut s = Slave::new(
+        SlaveConfig {
+            lava_version: Some("2020.05".into()),
+            ..SlaveConfig::default()
+        },
+        at(0),
+    );
+    let mut log: Vec<(u64, Message)> = Vec::new();
+    let script: Vec<(u64, Option<Message>)> = vec![
+        (523, Some(Message::HelloOk)),
+        (1526, None), // FOO bar: refused by the codec
+        (2529, Some(Message::Status { job_id: 4242 })),
+        (3537, Some(Message::Cancel { job_id: 4243 })),
+        (4542, None), // a 4-frame START: refused by the codec
+        (5545, Some(Message::EndOk { job_id: 4242 })),
+        (6548, Some(Message::Pong { interval: 3 })),
+        (16561, Some(Message::Pong { interval: 20 })),
+        (30585, Some(Message::EndOk { job_id: 4243 })),
+    ];
+    let mut script = script.into_iter().peekable();
+    let mut now_ms = 0u64;
+    while now_ms < 45_000 {
+        let next_timer = s
+            .poll_timeout()
+            .map(|t| (t - t0).as_millis() as u64)
+            .unwrap_or(u64::MAX);
+        let next_msg = script.peek().map(|(ms, _)| *ms).unwrap_or(u64::MAX);
+        now_ms = next_timer.min(next_msg).max(now_ms);
+        if now_ms >= 45_000 {
+            break;
+        }
+        if next_msg <= next_timer {
+            let (_, msg) = script.next().unwrap();
+            match msg {
+                Some(m) => s.handle_message(b"master", m, at(now_ms)),
+                None => s.handle_malformed(
+                    FrameError {
+                        frame: 0,
+                        reason: FrameFault::Empty,
+                    },
+                    at(now_ms),
+                ),
+            }
+        } else {
+            s.handle_timeout(at(now_ms));
+        }
+        while s.poll_event().is_some() {}
+        while let Some(m) = s.poll_transmit() {
+            log.push((now_ms, m));
+        }
+    }
+    let first = |f: &dyn Fn(&Message) -> bool| log.iter().find(|(_, m)| f(m)).map(|(t, _)| *t);
+    // END for the unknown job at once on STATUS, and for the unknown CANCEL.
+    assert_eq!(first(&|m| *m == end(4242, b"")), Some(2529));
+    assert_eq!(first(&|m| *m == end(4243, b"")), Some(3537));
+    // END 4242 stops after its END_OK; END 4243 is re-sent about every 5 s until 30.585 s.
+    let ends = |id| {
+        log.iter()
+            .filter(|(_, m)| *m == end(id, b""))
+            .map(|(t, _)| *t)
+            .collect::<Vec<_>>()
+    };
+    assert!(ends(4242).iter().all(|t| *t < 5545));
+    let e4243 = ends(4243);
+    assert!(e4243.len() >= 5, "{e4243:?}");
+    assert!(e4243.iter().all(|t| *t < 30585));
+    assert!(e4243.windows(2).all(|w| w[1] - w[0] <= 5_000), "{e4243:?}");
+    // PINGs: every 5 s while PONG 3 is ignored, every 20 s after PONG 20.
+    let pings: Vec<u64> = log
+        .iter()
+        .filter(|(_, m)| *m == Message::Ping)
+        .map(|(t, _)| *t)
+        .collect();
+    assert!(
+        pings.iter().any(|t| (8_000..16_561).contains(t)),
+        "{pings:?}"
+    );
+    let after: Vec<_> = pings.iter().filter(|t| **t > 16_561).collect();
+    assert!(after.windows(2).all(|w| w[1] - w[0] >= 20_000), "{pings:?}");
+    assert!(!after.is_empty());
+    // Nothing but HELLO is ever re-sent at the start: one HELLO, no HELLO_RETRY after HELLO_OK.
+    assert_eq!(
+        log.iter()
+            .filter(|(_, m)| matches!(m, Message::Hello { .. }))
+            .count(),
+        1
+    );
+    assert!(!log
+        .iter()
+        .any(|(t, m)| matches!(m, Message::HelloRetry { .. }) && *t > 523));
+}
+
+#[test]
+fn trap_19_a_lost_final_result_is_reported_after_the_grace_period() {
+    let t0 = Instant::now();
+    let mut m = online_master(t0);
+    m.add_job(6, W, JobPhase::Running, false, t0).unwrap();
+    m.handle_message(&peer(), end(6, b"xz"), t0 + secs(5));
+    drain_master(&mut m);
+    // Keep the worker online; the log sink never finishes the job.
+    for k in 1..6 {
+        m.handle_message(&peer(), Message::Ping, t0 + secs(5 + 20 * k));
+        m.handle_timeout(t0 + secs(5 + 20 * k));
+        assert!(!drain_master(&mut m)
+            .0
+            .iter()
+            .any(|e| matches!(e, MEvent::FinishOverdue { .. })));
+    }
+    assert_eq!(m.poll_timeout(), Some(t0 + secs(125)));
+    m.handle_timeout(t0 + secs(125));
+    let (events, _) = drain_master(&mut m);
+    assert_eq!(
+        events,
+        vec![MEvent::FinishOverdue {
+            job_id: 6,
+            hostname: W.into(),
+            was_canceling: false
+        }]
+    );
+    assert_eq!(m.job_phase(6), None);
+    // A restarted master restores the job with its END processed: the grace starts again.
+    let mut m = Master::new(MasterConfig::default());
+    m.add_job(6, W, JobPhase::Canceling, true, t0).unwrap();
+    assert_eq!(m.poll_timeout(), Some(t0 + secs(120)));
+    // ... and a timely finish by the log sink cancels it.
+    m.finish_job(6).unwrap();
+    assert_eq!(m.poll_timeout(), None);
+}
+
+#[test]
+fn network_partition_takes_the_worker_offline_and_back_without_status() {
+    let mut world = World::new(9, 1, Faults::none());
+    world.submit(1, 0, payload(1), secs(200));
+    world.run_for(secs(10));
+    world.partition(0, secs(90));
+    world.run_for(secs(100));
+    let offline = world
+        .master_events
+        .iter()
+        .position(|e| matches!(e, MEvent::WorkerOffline { .. }))
+        .expect("offline during the partition");
+    assert!(world.master_events[offline..]
+        .iter()
+        .any(|e| matches!(e, MEvent::WorkerOnline { .. })));
+    world.run_for(secs(400));
+    let statuses = world
+        .delivered(Node::Master, Node::Slave(0))
+        .iter()
+        .filter(|m| matches!(m, Message::Status { .. }))
+        .count();
+    assert_eq!(statuses, 0, "a partition is no restart: no STATUS");
+    assert_eq!(world.store[&1].ends_recorded, 1);
+    assert!(common::no_rows_left(&world));
+}

@@ -3,7 +3,11 @@
 //! To add a command group: a module here with an `Args` type (clap `Subcommand` or
 //! `Args`) and a `run(args) -> Result<(), AdminError>`, then one variant in [`Command`].
 
+pub mod devices;
+pub mod jobs;
+pub mod lab;
 pub mod templates;
+pub mod workers;
 
 use clap::{Parser, Subcommand};
 
@@ -11,6 +15,9 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "lava-admin", version)]
 pub struct Cli {
+    /// Where the lab is (ignored by `templates`, which works offline).
+    #[command(flatten)]
+    pub lab: lab::LabArgs,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -22,6 +29,18 @@ pub enum Command {
     /// Device-type templates and device dictionaries: render and check them offline.
     #[command(subcommand)]
     Templates(templates::TemplatesCommand),
+    /// Workers: the slaves that connect to the master.
+    Workers(workers::WorkersArgs),
+    /// Device types, their health checks and templates.
+    DeviceTypes(devices::DeviceTypesArgs),
+    /// Devices and their dictionaries.
+    Devices(devices::DevicesArgs),
+    /// Jobs: submit, list, show, cancel, logs, wait.
+    Jobs(jobs::JobsArgs),
+    /// Users of the API.
+    Users(jobs::UsersArgs),
+    /// API tokens.
+    Tokens(jobs::TokensArgs),
 }
 
 /// Why a command failed; printed on stderr, exit status 1.
@@ -43,9 +62,17 @@ pub enum AdminError {
     Input(String),
 }
 
-/// Runs the command the user asked for.
-pub fn run(cli: Cli) -> Result<(), AdminError> {
+/// Runs the command the user asked for; the exit code is 0 unless a command says otherwise
+/// (`jobs wait`).
+pub fn run(cli: Cli) -> Result<std::process::ExitCode, AdminError> {
+    let done = |r: Result<(), AdminError>| r.map(|()| std::process::ExitCode::SUCCESS);
     match cli.command {
-        Command::Templates(command) => templates::run(command),
+        Command::Templates(command) => done(templates::run(command)),
+        Command::Workers(args) => done(workers::run(args, cli.lab)),
+        Command::DeviceTypes(args) => done(devices::run_device_types(args, cli.lab)),
+        Command::Devices(args) => done(devices::run_devices(args, cli.lab)),
+        Command::Jobs(args) => jobs::run(args, cli.lab),
+        Command::Users(args) => done(jobs::run_users(args, cli.lab)),
+        Command::Tokens(args) => done(jobs::run_tokens(args, cli.lab)),
     }
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
-use lava_core::templates::{JobContext, Renderer, SearchPath};
+use lava_core::templates::{JobContext, Limits, Renderer, SearchPath};
 use serde::{Deserialize, Serialize};
 
 use super::AdminError;
@@ -47,6 +47,9 @@ pub struct BatchArgs {
     /// timings (JSON on stderr).
     #[arg(long, default_value_t = 0)]
     pub repeat: u32,
+    /// Fuel budget per render instead of the default (to measure what templates need).
+    #[arg(long)]
+    pub fuel: Option<u64>,
 }
 
 /// One line of `batch` input.
@@ -155,8 +158,12 @@ fn batch(args: BatchArgs) -> Result<(), AdminError> {
     let cold_start = Instant::now();
     let mut renderers: HashMap<Vec<PathBuf>, Renderer> = HashMap::new();
     let mut results = Vec::with_capacity(jobs.len());
+    let limits = Limits {
+        fuel: args.fuel.unwrap_or(Limits::default().fuel),
+        ..Limits::default()
+    };
     for job in &jobs {
-        results.push(render_one(&mut renderers, job));
+        results.push(render_one(&mut renderers, job, limits));
     }
     let cold = cold_start.elapsed();
 
@@ -189,7 +196,7 @@ fn batch(args: BatchArgs) -> Result<(), AdminError> {
         for _ in 0..args.repeat {
             for job in &jobs {
                 // Results were reported above; only the time matters here.
-                let _ = render_one(&mut renderers, job);
+                let _ = render_one(&mut renderers, job, limits);
             }
         }
         let warm = warm_start.elapsed();
@@ -212,11 +219,12 @@ fn per(total: Duration, count: u128) -> f64 {
 fn render_one(
     renderers: &mut HashMap<Vec<PathBuf>, Renderer>,
     job: &BatchRequest,
+    limits: Limits,
 ) -> Result<String, AdminError> {
     let context = load_context(job.context.as_deref())?;
     let (search_path, name) = search_path_for(&job.dictionary, &job.device_types)?;
     let renderer = renderers
         .entry(search_path.dirs().to_vec())
-        .or_insert_with(|| Renderer::new(search_path));
+        .or_insert_with(|| Renderer::with_limits(search_path, limits));
     Ok(renderer.render(&name, &context)?)
 }

@@ -3,9 +3,7 @@
 //! Each command group lives in its own module under `bins/src/admin/`; this file only parses
 //! the command line and reports the outcome.
 
-#[path = "../admin/mod.rs"]
-mod admin;
-
+use lava_bins::admin;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -13,7 +11,7 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = admin::Cli::parse();
     match admin::run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => {
             eprintln!("lava-admin: {err}");
             ExitCode::FAILURE

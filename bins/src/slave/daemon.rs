@@ -21,6 +21,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use lava_core::protocol::Message;
+use lava_core::slave::lava_run::LavaRunOptions;
 use lava_core::slave::{Slave, SlaveConfig, MASTER_IDENTITY};
 use lava_store::{SlaveJobTable, StoreError};
 use lava_transport::zeromq::{connect_slave, ClientCurve, SocketOptions, ZmqSlave};
@@ -29,7 +30,6 @@ use tracing::{debug, info, warn};
 
 use super::executor::{Executor, Places, TableError};
 use super::host::default_hostname;
-use super::lava_run::LavaRunOptions;
 use super::options::{check_hostname, HostnameError, SlaveOptions};
 
 /// The LAVA release whose protocol this slave speaks, announced in HELLO (the master stores
@@ -116,14 +116,13 @@ impl DaemonConfig {
         };
         let lava_run = LavaRunOptions {
             program: options.lava_run.clone(),
+            nice: true,
             logging_url: options.socket_addr.clone(),
             debug: options.debug,
-            ipv6: options.ipv6,
             socks_proxy: options.socks_proxy.clone(),
-            certificates: options
-                .encrypt
-                .then(|| (options.master_cert.clone(), options.slave_cert.clone())),
-            nice: true,
+            ipv6: options.ipv6,
+            master_cert: options.encrypt.then(|| options.master_cert.clone()),
+            slave_cert: options.encrypt.then(|| options.slave_cert.clone()),
         };
         let machine = SlaveConfig {
             lava_version: Some(LAVA_VERSION.to_owned()),

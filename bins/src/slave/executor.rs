@@ -16,11 +16,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use lava_core::master::StartPayload;
 use lava_core::model::JobId;
 use lava_core::protocol::xz;
-use lava_core::slave::{Event, JobResult, JobRow, JobStatus, Slave};
+use lava_core::slave::lava_run::LavaRunOptions;
+use lava_core::slave::{Event, JobEnvironment, JobResult, JobRow, JobStatus, Slave};
 use lava_store::{SlaveJob, SlaveJobStatus, SlaveJobTable, StoreError};
 use tracing::{debug, error, info, warn};
 
-use super::lava_run::{self, JobFiles, LavaRunOptions};
+use super::lava_run;
 use super::process;
 
 /// The job table could not be written: the daemon must stop rather than send a message
@@ -180,8 +181,9 @@ impl Executor {
                 job_id,
                 prefix,
                 files,
+                environment,
             } => {
-                let outcome = self.spawn(job_id, &prefix, files).await;
+                let outcome = self.spawn(job_id, &prefix, files, environment).await;
                 machine.spawned(job_id, outcome, Instant::now());
             }
             Event::CheckProcess { job_id, pid } => self.check(machine, job_id, pid).await,
@@ -285,20 +287,16 @@ impl Executor {
         job_id: JobId,
         prefix: &str,
         files: StartPayload,
+        environment: JobEnvironment,
     ) -> Result<u32, String> {
+        // The machine refuses such prefixes before asking for a spawn; checked again here
+        // because this is where the path is built.
         if !safe_dir_name(prefix) {
             let reason = format!("the dispatcher prefix {prefix:?} contains '/' or NUL");
             error!(job = job_id, "{reason}");
             return Err(reason);
         }
         let base = lava_run::work_dir(&self.places.slave_dir, prefix, job_id);
-        let files = JobFiles {
-            job: files.job,
-            device: files.device,
-            dispatcher: files.dispatcher,
-            env: files.env,
-            env_dut: files.env_dut,
-        };
         let options = self.lava_run.clone();
         let dir = base.clone();
         let spawned = tokio::task::spawn_blocking(move || {
@@ -310,7 +308,7 @@ impl Executor {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => warn!(job = job_id, "cannot remove stale {}: {e}", stale.display()),
             }
-            lava_run::spawn(&options, &dir, job_id, &files)
+            lava_run::start_job(&options, &dir, job_id, &files, &environment)
         })
         .await;
         match spawned {
@@ -482,12 +480,13 @@ mod tests {
         let table = SlaveJobTable::open(dir.join("db.sqlite3")).unwrap();
         let lava_run = LavaRunOptions {
             program: dir.join("lava-run"),
+            nice: false,
             logging_url: "tcp://127.0.0.1:1".into(),
             debug: false,
-            ipv6: false,
             socks_proxy: None,
-            certificates: None,
-            nice: false,
+            ipv6: false,
+            master_cert: None,
+            slave_cert: None,
         };
         let places = Places {
             slave_dir: dir.to_owned(),

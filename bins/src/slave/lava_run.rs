@@ -12,6 +12,9 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use lava_core::master::StartPayload;
+use lava_core::slave::JobEnvironment;
+
 /// The texts a START carries, which become lava-run's input files.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JobFiles {
@@ -264,6 +267,71 @@ pub fn spawn(
     })
 }
 
+/// Writes the job's files and starts lava-run in its own process group, as
+/// `lava_core::slave::lava_run` describes them, with the environment the slave machine
+/// parsed from env.yaml applied to this process's own. stdout and stderr go to
+/// `<dir>/stdout` and `<dir>/stderr` (inherited with `--debug`). The child is not waited for.
+///
+/// Variables of this process that are not UTF-8 are not passed on (env.yaml names and
+/// values are text, and LAVA's environments are).
+pub fn start_job(
+    options: &lava_core::slave::lava_run::LavaRunOptions,
+    dir: &Path,
+    job_id: i64,
+    files: &StartPayload,
+    environment: &JobEnvironment,
+) -> Result<Child, SpawnError> {
+    use lava_core::slave::lava_run::{command_line, job_files};
+    let write_err = |path: &Path| {
+        let path = path.to_owned();
+        move |source| SpawnError::Write {
+            job_id,
+            path,
+            source,
+        }
+    };
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(dir)
+        .map_err(write_err(dir))?;
+    for (path, text) in job_files(dir, files) {
+        fs::write(&path, text).map_err(write_err(&path))?;
+    }
+    let inherited = std::env::vars_os()
+        .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)));
+    let env = environment.apply(inherited);
+    let args = command_line(options, dir, job_id, !files.env_dut.is_empty());
+    let Some((program, rest)) = args.split_first() else {
+        return Err(SpawnError::Exec {
+            job_id,
+            program: options.program.clone(),
+            source: io::Error::new(io::ErrorKind::InvalidInput, "empty command line"),
+        });
+    };
+    let mut command = Command::new(program);
+    command
+        .args(rest)
+        .env_clear()
+        .envs(env)
+        .process_group(0)
+        .stdin(Stdio::null());
+    if options.debug {
+        command.stdout(Stdio::inherit()).stderr(Stdio::inherit());
+    } else {
+        let open = |name: &str| {
+            let path = dir.join(name);
+            fs::File::create(&path).map_err(write_err(&path))
+        };
+        command.stdout(open("stdout")?).stderr(open("stderr")?);
+    }
+    command.spawn().map_err(|source| SpawnError::Exec {
+        job_id,
+        program: PathBuf::from(program),
+        source,
+    })
+}
+
 /// Whether `pid` is a live lava-run: LAVA's test is that `/proc/<pid>/cmdline` mentions
 /// `lava-run` (it works for processes a previous slave started, which cannot be waited for).
 pub fn is_lava_run_alive(pid: u32) -> bool {
@@ -468,8 +536,11 @@ pub(crate) mod tests {
             .args(["-c", "sleep 30; true", "lava-run [job: 1]"])
             .spawn()
             .unwrap();
-        // Right after exec, /proc shows an empty command line for a moment.
-        wait_for_cmdline(child.id());
+        // Between fork and exec the child still shows our own command line.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !is_lava_run_alive(child.id()) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         assert!(is_lava_run_alive(child.id()));
         child.kill().unwrap();
         child.wait().unwrap();

@@ -233,8 +233,18 @@ fn timeout(path: &Path, node: &Node) -> Result<Duration> {
                 .key(name)
                 .error(key, "give only one of days, hours, minutes or seconds"));
         }
-        let count = integer(&path.key(name), value, 1, i64::MAX / 86_400)?;
-        duration = Some(Duration::from_secs(count.unsigned_abs() * unit));
+        // LAVA's Range(min=1) takes any number, fractions included (`minutes: 1.5`).
+        let count = match value.value {
+            Value::Int(i) if i >= 1 => i as f64,
+            Value::Float(f) if f >= 1.0 && f.is_finite() => f,
+            _ => {
+                return Err(path
+                    .key(name)
+                    .error(value, "expected a number of at least 1"))
+            }
+        };
+        let seconds = (count * unit as f64).min(u64::MAX as f64 / 2.0);
+        duration = Some(Duration::from_secs_f64(seconds));
     }
     duration.ok_or_else(|| path.error(node, "a timeout needs days, hours, minutes or seconds"))
 }
@@ -246,7 +256,9 @@ fn context(path: &Path, node: &Node) -> Result<()> {
         if !CONTEXT_VARIABLES.contains(&name) {
             return Err(here.error(key, "not a context variable LAVA accepts"));
         }
-        let scalar_ok = |v: &Node| matches!(v.value, Value::Int(_) | Value::String(_));
+        // Python's bool is an int, so LAVA's schema takes `no_kvm: true` as an integer.
+        let scalar_ok =
+            |v: &Node| matches!(v.value, Value::Int(_) | Value::Bool(_) | Value::String(_));
         let ok = scalar_ok(value)
             || value
                 .as_seq()

@@ -26,6 +26,8 @@
 //!   or canceled, or when its worker comes (back) online, then every
 //!   [`MasterConfig::resend_interval`] (20 s) while the worker is online, and never again once
 //!   any END for the job was seen.
+//! * After an END with a description, the log sink has [`MasterConfig::finish_grace`]
+//!   (120 s) to finish the job, else [`Event::FinishOverdue`] (§9 #19).
 //!
 //! # Duplicate identities: what can be seen here
 //!
@@ -63,7 +65,7 @@ pub use payload::{
     dispatcher_prefix, yaml_kind, PayloadError, PayloadFile, StartPayload, YamlKind,
 };
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -100,12 +102,18 @@ impl fmt::Display for PeerId {
 /// The master's timers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MasterConfig {
-    /// The interval announced in PONG (LAVA: 20 s).
+    /// The interval announced in PONG (LAVA: 20 s). Slaves ignore values under 5 s and
+    /// lava-logs values under 10 s.
     pub ping_interval: Duration,
     /// Silence after which a worker goes offline (LAVA: 60 s).
     pub worker_timeout: Duration,
     /// Period of START and CANCEL re-sends (LAVA: 20 s).
     pub resend_interval: Duration,
+    /// How long the log sink has, after an END with a description, to finish the job with
+    /// its final `lava`/`job` result before [`Event::FinishOverdue`] (LAVA has no such
+    /// reconciliation and leaves the job Running for ever, §9 #19). lava-run only writes its
+    /// description after every log record was delivered, so the result is at the sink by then.
+    pub finish_grace: Duration,
 }
 
 impl Default for MasterConfig {
@@ -114,6 +122,7 @@ impl Default for MasterConfig {
             ping_interval: Duration::from_secs(20),
             worker_timeout: Duration::from_secs(60),
             resend_interval: Duration::from_secs(20),
+            finish_grace: Duration::from_secs(120),
         }
     }
 }
@@ -229,6 +238,17 @@ pub enum Event {
     LavaLogsOnline,
     /// `lava-logs` silent for the worker timeout.
     LavaLogsOffline,
+    /// END (with a description) was processed long ago and the log sink never finished the
+    /// job: its final result was lost. The driver finishes it (Incomplete, or Canceled when
+    /// `was_canceling`) with a failure comment; the machine stops tracking it.
+    FinishOverdue {
+        /// The job.
+        job_id: JobId,
+        /// Its worker.
+        hostname: String,
+        /// The job was Canceling.
+        was_canceling: bool,
+    },
     /// START_OK: the job goes Running (device Running, start time).
     JobStarted {
         /// The job.
@@ -326,17 +346,37 @@ struct TrackedJob {
     phase: JobPhase,
     /// Any END was seen: START and CANCEL are never sent again.
     end_seen: bool,
-    /// When START or CANCEL is due next (only meaningful while the worker is online).
-    next_send: Instant,
+    /// When START or CANCEL is due next; `Some` exactly when the job is in the send queue
+    /// (it wants sending and its worker is online).
+    next_send: Option<Instant>,
+    /// When the log sink is overdue to finish the job (END processed, job not Finished).
+    finish_due: Option<Instant>,
+}
+
+impl TrackedJob {
+    fn wants_sending(&self) -> bool {
+        !self.end_seen && matches!(self.phase, JobPhase::Scheduled(_) | JobPhase::Canceling)
+    }
 }
 
 /// The master side of the protocol. See the module docs for the driver loop.
+///
+/// Every operation costs O(log n) in the number of workers and jobs, except those that
+/// concern all the jobs of one worker (it comes online, goes offline, first contact).
 #[derive(Debug)]
 pub struct Master {
     config: MasterConfig,
     /// Hosts heard from by this process (LAVA's in-memory table), including `lava-logs`.
     sessions: BTreeMap<String, Session>,
+    /// When each online host goes offline, soonest first.
+    offline_at: BTreeSet<(Instant, String)>,
     jobs: BTreeMap<JobId, TrackedJob>,
+    /// The jobs of each worker.
+    by_worker: BTreeMap<String, BTreeSet<JobId>>,
+    /// START/CANCEL deadlines of the jobs that want sending to an online worker.
+    send_queue: BTreeSet<(Instant, JobId)>,
+    /// Finish deadlines of jobs whose END was processed but that the log sink has not finished.
+    finish_queue: BTreeSet<(Instant, JobId)>,
     transmits: VecDeque<(PeerId, Message)>,
     events: VecDeque<Event>,
 }
@@ -347,7 +387,11 @@ impl Master {
         Master {
             config,
             sessions: BTreeMap::new(),
+            offline_at: BTreeSet::new(),
             jobs: BTreeMap::new(),
+            by_worker: BTreeMap::new(),
+            send_queue: BTreeSet::new(),
+            finish_queue: BTreeSet::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -392,9 +436,18 @@ impl Master {
                 hostname: hostname.to_owned(),
                 phase,
                 end_seen: end_processed,
-                next_send: now,
+                next_send: None,
+                finish_due: None,
             },
         );
+        if end_processed && self.jobs.get(&job_id).map(|j| &j.phase) != Some(&JobPhase::Finished) {
+            self.await_finish(job_id, now);
+        }
+        self.by_worker
+            .entry(hostname.to_owned())
+            .or_default()
+            .insert(job_id);
+        self.queue_send(job_id, now);
         self.send_due(now);
         Ok(())
     }
@@ -409,9 +462,9 @@ impl Master {
             .ok_or(MasterError::UnknownJob(job_id))?;
         if job.phase != JobPhase::Finished && job.phase != JobPhase::Canceling {
             job.phase = JobPhase::Canceling;
-            job.next_send = now;
+            self.queue_send(job_id, now);
+            self.send_due(now);
         }
-        self.send_due(now);
         Ok(())
     }
 
@@ -424,17 +477,21 @@ impl Master {
             .ok_or(MasterError::UnknownJob(job_id))?;
         job.phase = JobPhase::Finished;
         if job.end_seen {
-            self.jobs.remove(&job_id);
+            self.untrack(job_id);
+        } else {
+            self.unqueue_send(job_id);
         }
         Ok(())
     }
 
     /// Stops tracking a job (e.g. deleted by an admin). A later END for it is still acked.
     pub fn remove_job(&mut self, job_id: JobId) -> Result<(), MasterError> {
-        self.jobs
-            .remove(&job_id)
-            .map(|_| ())
-            .ok_or(MasterError::UnknownJob(job_id))
+        if self.jobs.contains_key(&job_id) {
+            self.untrack(job_id);
+            Ok(())
+        } else {
+            Err(MasterError::UnknownJob(job_id))
+        }
     }
 
     /// The protocol phase of a tracked job.
@@ -524,22 +581,37 @@ impl Master {
 
     /// The deadline of [`Master::poll_timeout`] has passed: offline checks and re-sends.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let timeout = self.config.worker_timeout;
-        let mut gone = Vec::new();
-        for (hostname, session) in &mut self.sessions {
-            if session.online && now.saturating_duration_since(session.last_msg) >= timeout {
+        while let Some((at, hostname)) = self.offline_at.first().cloned() {
+            if at > now {
+                break;
+            }
+            self.offline_at.remove(&(at, hostname.clone()));
+            if let Some(session) = self.sessions.get_mut(&hostname) {
                 session.online = false;
                 session.last_ping = None;
                 session.duplicate_reported = false;
-                gone.push(hostname.clone());
             }
-        }
-        for hostname in gone {
+            for job_id in self.jobs_of(&hostname) {
+                self.unqueue_send(job_id);
+            }
             self.events.push_back(if hostname == LAVA_LOGS {
                 Event::LavaLogsOffline
             } else {
                 Event::WorkerOffline { hostname }
             });
+        }
+        while let Some(&(at, job_id)) = self.finish_queue.first() {
+            if at > now {
+                break;
+            }
+            if let Some(job) = self.jobs.get(&job_id) {
+                self.events.push_back(Event::FinishOverdue {
+                    job_id,
+                    hostname: job.hostname.clone(),
+                    was_canceling: job.phase == JobPhase::Canceling,
+                });
+            }
+            self.untrack(job_id);
         }
         self.send_due(now);
     }
@@ -556,17 +628,10 @@ impl Master {
 
     /// When [`Master::handle_timeout`] must be called next, if anything is pending.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let offline = self
-            .sessions
-            .values()
-            .filter(|s| s.online)
-            .map(|s| s.last_msg + self.config.worker_timeout);
-        let resends = self
-            .jobs
-            .values()
-            .filter(|j| self.needs_sending(j))
-            .map(|j| j.next_send);
-        offline.chain(resends).min()
+        let offline = self.offline_at.first().map(|(at, _)| *at);
+        let send = self.send_queue.first().map(|(at, _)| *at);
+        let finish = self.finish_queue.first().map(|(at, _)| *at);
+        [offline, send, finish].into_iter().flatten().min()
     }
 
     fn pong(&self) -> Message {
@@ -635,6 +700,7 @@ impl Master {
         // After an END the job's fate is decided (END, log sink): a late START_OK changes nothing.
         if matches!(job.phase, JobPhase::Scheduled(_)) && !job.end_seen {
             job.phase = JobPhase::Running;
+            self.unqueue_send(job_id);
             self.events.push_back(Event::JobStarted {
                 job_id,
                 hostname: hostname.clone(),
@@ -676,7 +742,10 @@ impl Master {
                 let crashed = description.is_empty();
                 let was_canceling = job.phase == JobPhase::Canceling;
                 if crashed || job.phase == JobPhase::Finished {
-                    self.jobs.remove(&job_id);
+                    self.untrack(job_id);
+                } else {
+                    self.unqueue_send(job_id);
+                    self.await_finish(job_id, now);
                 }
                 self.events.push_back(Event::JobEnded {
                     job_id,
@@ -728,9 +797,22 @@ impl Master {
                 last_ping: None,
                 duplicate_reported: false,
             });
-        session.last_msg = now;
         let came_online = !session.online;
+        if session.online {
+            let old = session.last_msg + self.config.worker_timeout;
+            self.offline_at.remove(&(old, hostname.to_owned()));
+        }
+        session.last_msg = now;
         session.online = true;
+        self.offline_at
+            .insert((now + self.config.worker_timeout, hostname.to_owned()));
+        if first_time && hostname != LAVA_LOGS {
+            let peer = PeerId::from_hostname(hostname);
+            for job_id in self.running_jobs_of(hostname) {
+                self.transmits
+                    .push_back((peer.clone(), Message::Status { job_id }));
+            }
+        }
         if came_online {
             self.events.push_back(if hostname == LAVA_LOGS {
                 Event::LavaLogsOnline
@@ -740,54 +822,98 @@ impl Master {
                 }
             });
             // Pending STARTs and CANCELs go out now rather than at the next 20 s tick.
-            for job in self.jobs.values_mut() {
-                if job.hostname == hostname {
-                    job.next_send = now;
-                }
+            for job_id in self.jobs_of(hostname) {
+                self.queue_send(job_id, now);
             }
+            self.send_due(now);
         }
-        if first_time && hostname != LAVA_LOGS {
-            let peer = PeerId::from_hostname(hostname);
-            for job_id in self.running_jobs_of(hostname) {
-                self.transmits
-                    .push_back((peer.clone(), Message::Status { job_id }));
-            }
-        }
-        self.send_due(now);
+    }
+
+    fn jobs_of(&self, hostname: &str) -> Vec<JobId> {
+        self.by_worker
+            .get(hostname)
+            .map(|ids| ids.iter().copied().collect())
+            .unwrap_or_default()
     }
 
     fn running_jobs_of(&self, hostname: &str) -> Vec<JobId> {
-        self.jobs
-            .iter()
-            .filter(|(_, j)| j.hostname == hostname && j.phase == JobPhase::Running)
-            .map(|(id, _)| *id)
+        self.jobs_of(hostname)
+            .into_iter()
+            .filter(|id| {
+                self.jobs
+                    .get(id)
+                    .is_some_and(|j| j.phase == JobPhase::Running)
+            })
             .collect()
     }
 
-    fn needs_sending(&self, job: &TrackedJob) -> bool {
-        !job.end_seen
-            && matches!(job.phase, JobPhase::Scheduled(_) | JobPhase::Canceling)
-            && self.is_online(&job.hostname)
+    /// Puts the job in the send queue at `at` if it wants sending and its worker is online,
+    /// else takes it out.
+    fn queue_send(&mut self, job_id: JobId, at: Instant) {
+        self.unqueue_send(job_id);
+        let Some(job) = self.jobs.get_mut(&job_id) else {
+            return;
+        };
+        let online = self.sessions.get(&job.hostname).is_some_and(|s| s.online);
+        if online && job.wants_sending() {
+            job.next_send = Some(at);
+            self.send_queue.insert((at, job_id));
+        }
     }
 
-    /// Sends START or CANCEL for every job whose re-send is due on an online worker.
+    fn unqueue_send(&mut self, job_id: JobId) {
+        if let Some(job) = self.jobs.get_mut(&job_id) {
+            if let Some(at) = job.next_send.take() {
+                self.send_queue.remove(&(at, job_id));
+            }
+        }
+    }
+
+    /// Gives the log sink [`MasterConfig::finish_grace`] to finish the job.
+    fn await_finish(&mut self, job_id: JobId, now: Instant) {
+        let due = now + self.config.finish_grace;
+        if let Some(job) = self.jobs.get_mut(&job_id) {
+            if let Some(old) = job.finish_due.replace(due) {
+                self.finish_queue.remove(&(old, job_id));
+            }
+            self.finish_queue.insert((due, job_id));
+        }
+    }
+
+    fn untrack(&mut self, job_id: JobId) {
+        self.unqueue_send(job_id);
+        if let Some(due) = self.jobs.get_mut(&job_id).and_then(|j| j.finish_due.take()) {
+            self.finish_queue.remove(&(due, job_id));
+        }
+        if let Some(job) = self.jobs.remove(&job_id) {
+            if let Some(ids) = self.by_worker.get_mut(&job.hostname) {
+                ids.remove(&job_id);
+                if ids.is_empty() {
+                    self.by_worker.remove(&job.hostname);
+                }
+            }
+        }
+    }
+
+    /// Sends START or CANCEL for every queued job that is due, and queues its re-send.
     fn send_due(&mut self, now: Instant) {
-        let resend = self.config.resend_interval;
-        for (job_id, job) in &mut self.jobs {
-            if job.end_seen || job.next_send > now {
-                continue;
+        while let Some(&(at, job_id)) = self.send_queue.first() {
+            if at > now {
+                break;
             }
-            if !self.sessions.get(&job.hostname).is_some_and(|s| s.online) {
+            self.send_queue.remove(&(at, job_id));
+            let Some(job) = self.jobs.get_mut(&job_id) else {
                 continue;
-            }
+            };
+            job.next_send = None;
             let message = match &job.phase {
-                JobPhase::Scheduled(payload) => payload.to_message(*job_id),
-                JobPhase::Canceling => Message::Cancel { job_id: *job_id },
+                JobPhase::Scheduled(payload) => payload.to_message(job_id),
+                JobPhase::Canceling => Message::Cancel { job_id },
                 JobPhase::Running | JobPhase::Finished => continue,
             };
-            job.next_send = now + resend;
             self.transmits
                 .push_back((PeerId::from_hostname(&job.hostname), message));
+            self.queue_send(job_id, now + self.config.resend_interval);
         }
     }
 }

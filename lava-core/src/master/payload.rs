@@ -57,7 +57,18 @@ impl StartPayload {
         need_mapping(PayloadFile::Job, &self.job, false)?;
         need_mapping(PayloadFile::Device, &self.device, false)?;
         need_mapping(PayloadFile::Dispatcher, &self.dispatcher, true)?;
-        need_mapping(PayloadFile::Env, &self.env, true)?;
+        let prefix = dispatcher_prefix(&self.dispatcher);
+        if !crate::slave::lava_run::prefix_is_safe(&prefix) {
+            return Err(PayloadError {
+                file: PayloadFile::Dispatcher,
+                reason: format!("has prefix {prefix:?}, which cannot be part of a directory name"),
+            });
+        }
+        // A 2020.05 slave also dies on `overrides` or `removes` of the wrong shape.
+        crate::slave::JobEnvironment::parse(&self.env).map_err(|e| PayloadError {
+            file: PayloadFile::Env,
+            reason: e.reason,
+        })?;
         // lava-run reads env-dut as free YAML: any shape, as long as it parses.
         if let Err(reason) = yaml_kind(&self.env_dut) {
             return Err(PayloadError {
@@ -278,7 +289,15 @@ mod tests {
         assert!(e.to_string().starts_with("env.yaml is a sequence"), "{e}");
 
         let mut p = payload();
+        p.env = "overrides: [A, B]\n".into();
+        assert_eq!(p.validate().unwrap_err().file, PayloadFile::Env);
+
+        let mut p = payload();
         p.dispatcher = "prefix: [\n".into();
+        assert_eq!(p.validate().unwrap_err().file, PayloadFile::Dispatcher);
+
+        let mut p = payload();
+        p.dispatcher = "prefix: ../x/\n".into();
         assert_eq!(p.validate().unwrap_err().file, PayloadFile::Dispatcher);
 
         let mut p = payload();

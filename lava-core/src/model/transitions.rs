@@ -223,7 +223,7 @@ pub fn job_running(
 
 /// A user cancels the job. A Submitted job is Finished/Canceled at once; a job that holds a
 /// device goes Canceling until the worker reports its end. Finished or already Canceling
-/// jobs cannot be canceled. For a multinode job, cancel every sub-job of the group.
+/// jobs cannot be canceled. For a multinode job, use [`job_group_canceling`].
 pub fn job_canceling(job: &Job, now: Timestamp) -> Result<Changes, TransitionError> {
     match job.state {
         JobState::Submitted => {
@@ -250,6 +250,30 @@ pub fn job_canceling(job: &Job, now: Timestamp) -> Result<Changes, TransitionErr
             Err(refuse(job_name(job), job.state, JobState::Canceling))
         }
     }
+}
+
+/// A user cancels a multinode job: every sub-job of its group is canceled (Submitted ones
+/// finish at once, the others go Canceling). Sub-jobs that already ended or are being
+/// canceled are left as they are; the request is refused only when none is left to cancel.
+pub fn job_group_canceling(group: &[Job], now: Timestamp) -> Result<Changes, TransitionError> {
+    let mut changes = Changes::default();
+    for job in group {
+        if matches!(job.state, JobState::Canceling | JobState::Finished) {
+            continue;
+        }
+        changes.jobs.append(&mut job_canceling(job, now)?.jobs);
+    }
+    if changes.jobs.is_empty() {
+        let name = group
+            .first()
+            .and_then(|j| j.target_group().map(|g| format!("multinode group {g}")))
+            .unwrap_or_else(|| "empty multinode group".to_owned());
+        let from = group
+            .first()
+            .map_or_else(|| "nothing".to_owned(), |j| j.state.to_string());
+        return Err(refuse(name, from, JobState::Canceling));
+    }
+    Ok(changes)
 }
 
 /// The job ended with `health` (the worker's END, or the master giving up on it).
@@ -599,6 +623,36 @@ mod tests {
             job_finished(&j, None, JobHealth::Complete, ErrorType::None, Timestamp(1)).is_err()
         );
         assert!(job_finished(&j, None, JobHealth::Unknown, ErrorType::None, Timestamp(1)).is_err());
+    }
+
+    #[test]
+    fn canceling_a_group_cancels_every_live_sub_job() {
+        let member = |id, state| {
+            let mut j = job(id);
+            j.multinode = Some(MultinodeMembership {
+                group: "g".into(),
+                role: "r".into(),
+            });
+            j.state = state;
+            j
+        };
+        let group = [
+            member(1, JobState::Submitted),
+            member(2, JobState::Running),
+            member(3, JobState::Finished),
+        ];
+        let c = job_group_canceling(&group, Timestamp(5)).unwrap();
+        let states: Vec<_> = c.jobs.iter().map(|j| (j.id, j.state)).collect();
+        assert_eq!(states, [(1, JobState::Finished), (2, JobState::Canceling)]);
+        let ended = [
+            member(3, JobState::Finished),
+            member(4, JobState::Canceling),
+        ];
+        let err = job_group_canceling(&ended, Timestamp(5)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "multinode group g: cannot go from Finished to Canceling"
+        );
     }
 
     #[test]

@@ -29,6 +29,7 @@
 //! Not modelled: per-user submit permissions on devices (every user may submit to every
 //! device) and `lava-vland` interface matching.
 
+mod fxhash;
 mod health;
 mod queue;
 
@@ -41,6 +42,7 @@ use crate::model::{
     WorkerState,
 };
 use crate::time::Timestamp;
+use fxhash::FxHashMap;
 use queue::{TagInterner, TagSet, TypeQueue};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -270,7 +272,7 @@ struct Pass<'a> {
 
 impl<'a> Pass<'a> {
     fn new(lab: &'a LabSnapshot) -> Self {
-        let worker_index: HashMap<&str, usize> = lab
+        let worker_index: FxHashMap<&str, usize> = lab
             .workers
             .iter()
             .enumerate()
@@ -427,7 +429,7 @@ impl<'a> Pass<'a> {
                 groups.entry(group).or_default().push(job);
             }
         }
-        let mut assigned: HashMap<JobId, usize> = self
+        let mut assigned: FxHashMap<JobId, usize> = self
             .decisions
             .assignments
             .iter()
@@ -514,7 +516,7 @@ fn shuffle_key(seed: u64, hostname: &str) -> u64 {
 pub fn schedule(lab: &LabSnapshot, order: DeviceOrder) -> Decisions {
     let mut types: Vec<usize> = (0..lab.device_types.len()).collect();
     types.sort_by(|a, b| lab.device_types[*a].name.cmp(&lab.device_types[*b].name));
-    let type_index: HashMap<&str, usize> = lab
+    let type_index: FxHashMap<&str, usize> = lab
         .device_types
         .iter()
         .enumerate()
@@ -554,7 +556,7 @@ pub fn schedule(lab: &LabSnapshot, order: DeviceOrder) -> Decisions {
         else {
             continue;
         };
-        if lab.legacy_jobs.contains(&job.id) {
+        if !lab.legacy_jobs.is_empty() && lab.legacy_jobs.contains(&job.id) {
             continue;
         }
         queued[t].push((i, tags.set(&job.tags)));

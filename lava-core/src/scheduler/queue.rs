@@ -6,10 +6,10 @@
 //! the best job for a device is the best head among the buckets whose tag set the device
 //! covers. Heads only move forward: a job taken from a bucket is never offered again.
 
+use super::fxhash::FxHashMap;
 use crate::model::{Job, JobId, Priority};
 use crate::time::Timestamp;
 use std::cmp::{Ordering, Reverse};
-use std::collections::HashMap;
 
 /// A set of tags as a bitset over the pass's interned tag names.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
@@ -28,7 +28,7 @@ impl TagSet {
 /// Gives every tag name of the pass a bit.
 #[derive(Debug, Default)]
 pub struct TagInterner<'a> {
-    bits: HashMap<&'a str, usize>,
+    bits: FxHashMap<&'a str, usize>,
 }
 
 impl<'a> TagInterner<'a> {
@@ -86,7 +86,7 @@ pub struct TypeQueue {
 impl TypeQueue {
     /// Indexes `jobs` (positions into `all`), each with its tag set.
     pub fn new(all: &[Job], jobs: Vec<(usize, TagSet)>) -> Self {
-        let mut by_tags: HashMap<TagSet, Vec<usize>> = HashMap::new();
+        let mut by_tags: FxHashMap<TagSet, Vec<usize>> = FxHashMap::default();
         for (job, tags) in jobs {
             by_tags.entry(tags).or_default().push(job);
         }

@@ -31,8 +31,9 @@
 //! * A canceled job whose lava-run exited becomes FINISHED (LAVA leaves it CANCELING, so a
 //!   STATUS after a master restart answers START_OK for a job that is over; §9 #15).
 //! * END goes out as soon as the driver reports the exit (LAVA: at the next 5 s check).
-//! * A non-mapping env or an unparsable dispatcher configuration fails the job with END
-//!   (errors naming the file, empty description) instead of killing the slave (§9 #31).
+//! * An env that is not a mapping of the expected shape, a dispatcher configuration that is
+//!   not a mapping, or a `prefix` with `/` or NUL fails the job with END (errors naming the
+//!   file, empty description) instead of killing the slave (§9 #31) or escaping the work dir.
 //! * A spawn failure is reported in END's errors (LAVA 2020.05 crashes on it, §9 #32).
 //! * END_OK for a job that is not FINISHED is ignored (LAVA deletes the row of a running job).
 //!   END_OK for an unknown job removes nothing: with no row there is no prefix to trust.
@@ -48,8 +49,11 @@
 //! HELLO is never sent again after HELLO_OK; PONG values under 5 are ignored; END_OK,
 //! HELLO_OK (after bootstrap), invalid PONGs and unknown actions do not mark the master alive.
 
+mod env;
+pub mod lava_run;
 mod table;
 
+pub use env::{EnvError, JobEnvironment};
 pub use table::{JobRow, JobStatus, UnknownStatus};
 
 use std::collections::{BTreeMap, VecDeque};
@@ -131,8 +135,10 @@ pub enum Event {
         /// The dispatcher configuration's `prefix`.
         prefix: String,
         /// The texts to write verbatim (`job.yaml`, `device.yaml`, `dispatcher.yaml`,
-        /// `env.dut.yaml` when not empty) and the env to build lava-run's environment from.
+        /// `env.dut.yaml` when not empty).
         files: StartPayload,
+        /// lava-run's environment, from the env text (apply it to the slave's own).
+        environment: JobEnvironment,
     },
     /// Is the job's lava-run still alive? With `pid: None` (a restart found a row written
     /// just before a spawn) look for a lava-run of this job id. Answer with
@@ -323,10 +329,16 @@ impl Slave {
     }
 
     /// Frames from the master that the codec refused: dropped (LAVA: "Invalid message").
-    pub fn handle_malformed(&mut self, error: FrameError, _now: Instant) {
+    /// During bootstrap it is answered by a HELLO_RETRY, as any message but HELLO_OK is.
+    pub fn handle_malformed(&mut self, error: FrameError, now: Instant) {
         self.events.push_back(Event::ProtocolError {
             reason: format!("invalid message from the master: {error}"),
         });
+        if let Link::Bootstrap { next_retry } = &mut self.link {
+            *next_retry = now + self.config.hello_retry_interval;
+            let retry = self.hello_retry();
+            self.transmits.push_back(retry);
+        }
     }
 
     /// A decoded message; `from` is its routing frame, which must be `master`.
@@ -436,6 +448,7 @@ impl Slave {
             self.next_check = now + self.config.job_check_interval;
             self.check_jobs(now);
         }
+        self.send_due_ends(now);
     }
 
     /// The next message for the master.
@@ -460,7 +473,15 @@ impl Slave {
             } => last_msg.max(last_ping) + interval,
         };
         let check = (!self.jobs.is_empty()).then_some(self.next_check);
-        Some(check.map_or(link, |c| c.min(link)))
+        // END re-sends keep their own 5 s rhythm rather than waiting for a job check.
+        let end = self
+            .jobs
+            .values()
+            .filter(|j| self.is_connected() && j.row.status == JobStatus::Finished)
+            .filter(|j| j.result.is_some())
+            .map(|j| j.next_end)
+            .min();
+        [Some(link), check, end].into_iter().flatten().min()
     }
 
     /// The driver's answer to [`Event::Spawn`]: lava-run's pid, or why it could not start.
@@ -601,41 +622,25 @@ impl Slave {
             return;
         }
         let prefix = dispatcher_prefix(&files.dispatcher);
-        let mut row = JobRow {
+        let row = JobRow {
             id: job_id,
             pid: 0,
             status: JobStatus::Running,
             prefix: prefix.clone(),
         };
-        if let Some(reason) = unusable_config(&files) {
-            row.status = JobStatus::Finished;
-            self.events.push_back(Event::JobRejected {
-                job_id,
-                reason: reason.clone(),
-            });
-            self.events.push_back(Event::SaveJob(row.clone()));
-            self.jobs.insert(
-                job_id,
-                SlaveJob {
-                    row,
-                    spawning: false,
-                    canceled_at: None,
-                    result: Some(JobResult {
-                        errors: format!("{reason}\n"),
-                        description: None,
-                    }),
-                    next_end: now,
-                },
-            );
-            self.transmits.push_back(Message::StartOk { job_id });
-            self.send_due_ends(now);
-            return;
-        }
+        let environment = match check_config(&files) {
+            Ok(environment) => environment,
+            Err(reason) => {
+                self.reject(job_id, row, reason, now);
+                return;
+            }
+        };
         self.events.push_back(Event::SaveJob(row.clone()));
         self.events.push_back(Event::Spawn {
             job_id,
             prefix,
             files,
+            environment,
         });
         self.jobs.insert(
             job_id,
@@ -648,6 +653,32 @@ impl Slave {
             },
         );
         self.transmits.push_back(Message::StartOk { job_id });
+    }
+
+    /// A START whose env or dispatcher configuration lava-run cannot be given: FINISHED at
+    /// once, START_OK, then END with the reason (LAVA 2020.05 dies instead, §9 #31).
+    fn reject(&mut self, job_id: JobId, mut row: JobRow, reason: String, now: Instant) {
+        row.status = JobStatus::Finished;
+        self.events.push_back(Event::JobRejected {
+            job_id,
+            reason: reason.clone(),
+        });
+        self.events.push_back(Event::SaveJob(row.clone()));
+        self.jobs.insert(
+            job_id,
+            SlaveJob {
+                row,
+                spawning: false,
+                canceled_at: None,
+                result: Some(JobResult {
+                    errors: format!("{reason}\n"),
+                    description: None,
+                }),
+                next_end: now,
+            },
+        );
+        self.transmits.push_back(Message::StartOk { job_id });
+        self.send_due_ends(now);
     }
 
     fn on_cancel(&mut self, job_id: JobId, now: Instant) {
@@ -805,18 +836,19 @@ impl Slave {
 }
 
 /// Why lava-run cannot be given this env or dispatcher configuration, if it cannot.
-fn unusable_config(files: &StartPayload) -> Option<String> {
-    for (name, text) in [
-        ("dispatcher.yaml", &files.dispatcher),
-        ("env.yaml", &files.env),
-    ] {
-        match yaml_kind(text) {
-            Ok(YamlKind::Mapping | YamlKind::Empty) => {}
-            Ok(kind) => return Some(format!("{name} is {kind}, a mapping is required")),
-            Err(reason) => return Some(format!("{name} is not valid YAML: {reason}")),
-        }
+fn check_config(files: &StartPayload) -> Result<JobEnvironment, String> {
+    match yaml_kind(&files.dispatcher) {
+        Ok(YamlKind::Mapping | YamlKind::Empty) => {}
+        Ok(kind) => return Err(format!("dispatcher.yaml is {kind}, a mapping is required")),
+        Err(reason) => return Err(format!("dispatcher.yaml is not valid YAML: {reason}")),
     }
-    None
+    let prefix = dispatcher_prefix(&files.dispatcher);
+    if !lava_run::prefix_is_safe(&prefix) {
+        return Err(format!(
+            "dispatcher.yaml: prefix {prefix:?} cannot be part of a directory name ('/' or NUL)"
+        ));
+    }
+    JobEnvironment::parse(&files.env).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -174,7 +174,173 @@ pub(crate) fn indent(
     Ok(out)
 }
 
-fn describe_kind(value: &Value) -> String {
+/// `int(default=0, base=10)` as Jinja2 computes it: Python's `int(value)` (strings in
+/// `base`), else `int(float(value))`, else the default; an undefined value is an error.
+pub(crate) fn int(
+    value: &Value,
+    default: Option<Value>,
+    base: Option<u32>,
+    kwargs: Kwargs,
+) -> Result<Value, Error> {
+    let default = match default {
+        Some(default) => default,
+        None => kwargs
+            .get::<Option<Value>>("default")?
+            .unwrap_or(Value::from(0)),
+    };
+    let base = match base {
+        Some(base) => base,
+        None => kwargs.get::<Option<u32>>("base")?.unwrap_or(10),
+    };
+    kwargs.assert_all_used()?;
+    if !(2..=36).contains(&base) {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "int: base must be between 2 and 36",
+        ));
+    }
+    match value.kind() {
+        ValueKind::Undefined => Err(undefined_error()),
+        ValueKind::Bool => Ok(Value::from(i64::from(value.is_true()))),
+        ValueKind::Number if value.is_integer() => Ok(value.clone()),
+        ValueKind::Number => {
+            let float = f64::try_from(value.clone()).unwrap_or(f64::NAN);
+            truncate_float(float).map(|v| v.unwrap_or(default))
+        }
+        ValueKind::String => {
+            let text = value.as_str().unwrap_or_default();
+            if let Some(parsed) = parse_python_int(text, base) {
+                return Ok(Value::from(parsed));
+            }
+            match parse_python_float(text) {
+                Some(float) => truncate_float(float).map(|v| v.unwrap_or(default)),
+                None => Ok(default),
+            }
+        }
+        _ => Ok(default),
+    }
+}
+
+/// `float(default=0.0)`: Python's `float(value)`, else the default; an undefined value is
+/// an error.
+pub(crate) fn float(value: &Value, default: Option<Value>, kwargs: Kwargs) -> Result<Value, Error> {
+    let default = match default {
+        Some(default) => default,
+        None => kwargs
+            .get::<Option<Value>>("default")?
+            .unwrap_or(Value::from(0.0)),
+    };
+    kwargs.assert_all_used()?;
+    match value.kind() {
+        ValueKind::Undefined => Err(undefined_error()),
+        ValueKind::Bool => Ok(Value::from(if value.is_true() { 1.0 } else { 0.0 })),
+        ValueKind::Number => Ok(Value::from(
+            f64::try_from(value.clone()).unwrap_or(f64::NAN),
+        )),
+        ValueKind::String => {
+            Ok(parse_python_float(value.as_str().unwrap_or_default()).map_or(default, Value::from))
+        }
+        _ => Ok(default),
+    }
+}
+
+fn undefined_error() -> Error {
+    Error::new(
+        ErrorKind::UndefinedError,
+        "an undefined value has no number",
+    )
+}
+
+/// Python's `int(float)`: truncation; NaN is a ValueError (`None` here, the caller's
+/// default), infinity an OverflowError (an error).
+fn truncate_float(float: f64) -> Result<Option<Value>, Error> {
+    if float.is_nan() {
+        return Ok(None);
+    }
+    if float.is_infinite() {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "int: cannot convert float infinity to integer",
+        ));
+    }
+    let truncated = float.trunc();
+    if truncated.abs() < 9.0e18 {
+        Ok(Some(Value::from(truncated as i64)))
+    } else {
+        Ok(Some(Value::from(truncated as i128)))
+    }
+}
+
+/// Python's `int(text, base)`: surrounding whitespace, a sign, the base's `0x`/`0o`/`0b`
+/// prefix, single underscores between digits.
+fn parse_python_int(text: &str, base: u32) -> Option<i128> {
+    let text = text.trim();
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let prefix = match base {
+        16 => Some(["0x", "0X"]),
+        8 => Some(["0o", "0O"]),
+        2 => Some(["0b", "0B"]),
+        _ => None,
+    };
+    let digits = prefix
+        .and_then(|[lower, upper]| {
+            digits
+                .strip_prefix(lower)
+                .or_else(|| digits.strip_prefix(upper))
+                .map(|rest| rest.strip_prefix('_').unwrap_or(rest))
+        })
+        .unwrap_or(digits);
+    let cleaned = strip_digit_underscores(digits)?;
+    let magnitude = i128::from_str_radix(&cleaned, base).ok()?;
+    if cleaned.starts_with(['+', '-']) {
+        return None;
+    }
+    Some(if negative { -magnitude } else { magnitude })
+}
+
+/// Python's `float(text)`: whitespace, `inf`/`nan` spellings, underscores between digits.
+fn parse_python_float(text: &str) -> Option<f64> {
+    let text = text.trim();
+    let cleaned = strip_digit_underscores(text)?;
+    let lower = cleaned.to_ascii_lowercase();
+    let unsigned = lower.trim_start_matches(['+', '-']);
+    let named = matches!(unsigned, "inf" | "infinity" | "nan");
+    let numeric = !unsigned.is_empty()
+        && unsigned
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | '+' | '-'));
+    if !(named || numeric) {
+        return None;
+    }
+    lower.parse::<f64>().ok()
+}
+
+/// Removes underscores that sit between two digits; `None` if any other underscore is found
+/// (Python rejects `_1`, `1_`, `1__0`).
+fn strip_digit_underscores(text: &str) -> Option<String> {
+    if !text.contains('_') {
+        return Some(text.to_owned());
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    for (i, c) in chars.iter().enumerate() {
+        if *c == '_' {
+            let before = i > 0 && chars[i - 1].is_ascii_alphanumeric();
+            let after = chars.get(i + 1).is_some_and(|c| c.is_ascii_alphanumeric());
+            if !(before && after) {
+                return None;
+            }
+        } else {
+            out.push(*c);
+        }
+    }
+    Some(out)
+}
+
+pub(crate) fn describe_kind(value: &Value) -> String {
     match value.kind() {
         ValueKind::Undefined => "an undefined value".to_owned(),
         kind => format!("a {kind}"),
@@ -218,163 +384,6 @@ pub(crate) fn python_splitlines(text: &str) -> Vec<&str> {
     lines
 }
 
-/// `yaml_quote`: the value as PyYAML's C `SafeDumper` writes it with `default_style='"'`,
-/// flow style and no line width: strings double-quoted with every non-ASCII or non-printable
-/// character escaped, other scalars as `! "…"`, lists `[…]`, mappings `{…}` with keys
-/// sorted when they compare.
-pub(crate) fn yaml_quote(value: &Value) -> Result<String, Error> {
-    let mut out = String::new();
-    write_yaml(&mut out, value, 0)?;
-    Ok(out)
-}
-
-/// Deep nesting is refused before it can exhaust the stack.
-const MAX_YAML_DEPTH: usize = 256;
-
-fn write_yaml(out: &mut String, value: &Value, depth: usize) -> Result<(), Error> {
-    if depth > MAX_YAML_DEPTH {
-        return Err(Error::new(
-            ErrorKind::InvalidOperation,
-            "yaml_quote: value nested too deeply",
-        ));
-    }
-    match value.kind() {
-        ValueKind::String => write_yaml_string(out, value.as_str().unwrap_or_default()),
-        ValueKind::None => out.push_str("! \"null\""),
-        ValueKind::Bool => out.push_str(if value.is_true() {
-            "! \"true\""
-        } else {
-            "! \"false\""
-        }),
-        ValueKind::Number => {
-            out.push_str("! \"");
-            if value.is_integer() {
-                out.push_str(&value.to_string());
-            } else {
-                let float = f64::try_from(value.clone()).unwrap_or(f64::NAN);
-                write_yaml_float(out, float);
-            }
-            out.push('"');
-        }
-        ValueKind::Seq | ValueKind::Iterable => {
-            out.push('[');
-            for (i, item) in value.try_iter()?.enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_yaml(out, &item, depth + 1)?;
-            }
-            out.push(']');
-        }
-        ValueKind::Map => {
-            let mut keys: Vec<Value> = value.try_iter()?.collect();
-            sort_like_python(&mut keys);
-            out.push('{');
-            for (i, key) in keys.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_yaml(out, key, depth + 1)?;
-                out.push_str(": ");
-                write_yaml(out, &value.get_item(key)?, depth + 1)?;
-            }
-            out.push('}');
-        }
-        _ => {
-            return Err(Error::new(
-                ErrorKind::InvalidOperation,
-                format!("yaml_quote: cannot represent {}", describe_kind(value)),
-            ))
-        }
-    }
-    Ok(())
-}
-
-/// Python's `sorted()` on mapping keys, which PyYAML tries and abandons (keeping insertion
-/// order) when two keys do not compare: strings compare with strings, numbers and
-/// booleans with each other.
-fn sort_like_python(keys: &mut [Value]) {
-    let all_strings = keys.iter().all(|k| k.kind() == ValueKind::String);
-    let all_numbers = keys
-        .iter()
-        .all(|k| matches!(k.kind(), ValueKind::Number | ValueKind::Bool));
-    if all_strings {
-        // Python compares code points; UTF-8 byte order is the same order.
-        keys.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
-    } else if all_numbers {
-        let as_f64 = |v: &Value| -> f64 {
-            if v.kind() == ValueKind::Bool {
-                f64::from(u8::from(v.is_true()))
-            } else {
-                f64::try_from(v.clone()).unwrap_or(f64::NAN)
-            }
-        };
-        keys.sort_by(|a, b| {
-            as_f64(a)
-                .partial_cmp(&as_f64(b))
-                .unwrap_or(std::cmp::Ordering::Equal)
-        });
-    }
-}
-
-/// PyYAML's float representer: `repr(float).lower()`, with `.0` added to a bare mantissa
-/// before the exponent; `.inf`, `-.inf`, `.nan` for the non-finite values.
-fn write_yaml_float(out: &mut String, float: f64) {
-    if float.is_nan() {
-        out.push_str(".nan");
-    } else if float.is_infinite() {
-        out.push_str(if float > 0.0 { ".inf" } else { "-.inf" });
-    } else {
-        let mut repr = String::new();
-        python::write_float(&mut repr, float);
-        if !repr.contains('.') && repr.contains('e') {
-            repr = repr.replacen('e', ".0e", 1);
-        }
-        out.push_str(&repr);
-    }
-}
-
-/// libyaml's double-quoted scalar with `allow_unicode` off.
-fn write_yaml_string(out: &mut String, text: &str) {
-    use std::fmt::Write;
-    out.push('"');
-    for c in text.chars() {
-        let escape = match c {
-            '\0' => Some("\\0"),
-            '\u{7}' => Some("\\a"),
-            '\u{8}' => Some("\\b"),
-            '\t' => Some("\\t"),
-            '\n' => Some("\\n"),
-            '\u{b}' => Some("\\v"),
-            '\u{c}' => Some("\\f"),
-            '\r' => Some("\\r"),
-            '\u{1b}' => Some("\\e"),
-            '"' => Some("\\\""),
-            '\\' => Some("\\\\"),
-            '\u{85}' => Some("\\N"),
-            '\u{a0}' => Some("\\_"),
-            '\u{2028}' => Some("\\L"),
-            '\u{2029}' => Some("\\P"),
-            _ => None,
-        };
-        match escape {
-            Some(escape) => out.push_str(escape),
-            None if (' '..='~').contains(&c) => out.push(c),
-            None => {
-                let code = c as u32;
-                let _ = if code <= 0xff {
-                    write!(out, "\\x{code:02X}")
-                } else if code <= 0xffff {
-                    write!(out, "\\u{code:04X}")
-                } else {
-                    write!(out, "\\U{code:08X}")
-                };
-            }
-        }
-    }
-    out.push('"');
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -411,29 +420,38 @@ mod tests {
     }
 
     #[test]
-    fn yaml_quote_matches_libyaml_double_quoted_flow() {
-        let q = |v: Value| yaml_quote(&v).unwrap_or_else(|e| e.to_string());
-        assert_eq!(q(Value::from("foo")), "\"foo\"");
-        assert_eq!(q(Value::from("a\"b\\c\td\n")), "\"a\\\"b\\\\c\\td\\n\"");
-        assert_eq!(q(Value::from("ünï")), "\"\\xFCn\\xEF\"");
-        assert_eq!(q(Value::from("\u{2028}\u{85}\u{a0}")), "\"\\L\\N\\_\"");
+    fn int_and_float_follow_python() {
+        let no_kwargs = || Kwargs::from_iter(std::iter::empty::<(&str, Value)>());
+        let int_of = |v: Value| int(&v, None, None, no_kwargs()).map(|v| v.to_string());
+        assert_eq!(int_of(Value::from(" 42 ")).ok().as_deref(), Some("42"));
+        assert_eq!(int_of(Value::from("1_000")).ok().as_deref(), Some("1000"));
+        assert_eq!(int_of(Value::from("3.9")).ok().as_deref(), Some("3"));
+        assert_eq!(int_of(Value::from("-2.5e1")).ok().as_deref(), Some("-25"));
+        assert_eq!(int_of(Value::from("abc")).ok().as_deref(), Some("0"));
+        assert_eq!(int_of(Value::from("nan")).ok().as_deref(), Some("0"));
+        assert_eq!(int_of(Value::from(-7.9)).ok().as_deref(), Some("-7"));
+        assert_eq!(int_of(Value::from(true)).ok().as_deref(), Some("1"));
+        assert_eq!(int_of(Value::from(())).ok().as_deref(), Some("0"));
+        assert!(int_of(Value::from("inf")).is_err());
+        assert!(int_of(Value::UNDEFINED).is_err());
+        let hex = int(&Value::from("0x1A"), None, Some(16), no_kwargs());
+        assert_eq!(hex.map(|v| v.to_string()).ok().as_deref(), Some("26"));
+        let fallback = int(&Value::from("x"), Some(Value::from(-1)), None, no_kwargs());
+        assert_eq!(fallback.map(|v| v.to_string()).ok().as_deref(), Some("-1"));
+
+        let float_of =
+            |v: Value| float(&v, None, no_kwargs()).map(|v| crate::templates::python::to_str(&v));
+        assert_eq!(float_of(Value::from(3)).ok().as_deref(), Some("3.0"));
         assert_eq!(
-            q(Value::from("\u{1F600}\u{d7ff}")),
-            "\"\\U0001F600\\uD7FF\""
+            float_of(Value::from(" 1e3 ")).ok().as_deref(),
+            Some("1000.0")
         );
-        assert_eq!(q(Value::from(3)), "! \"3\"");
-        assert_eq!(q(Value::from(1e20)), "! \"1.0e+20\"");
-        assert_eq!(q(Value::from(f64::INFINITY)), "! \".inf\"");
-        assert_eq!(q(Value::from(true)), "! \"true\"");
-        assert_eq!(q(Value::from(())), "! \"null\"");
-        let nested = Value::from(minijinja::value::Serde(
-            serde_json::json!({"b": 1, "a": ["x", [2]], "c": {}}),
-        ));
         assert_eq!(
-            q(nested),
-            "{\"a\": [\"x\", [! \"2\"]], \"b\": ! \"1\", \"c\": {}}"
+            float_of(Value::from("-Infinity")).ok().as_deref(),
+            Some("-inf")
         );
-        assert!(yaml_quote(&Value::UNDEFINED).is_err());
+        assert_eq!(float_of(Value::from("abc")).ok().as_deref(), Some("0.0"));
+        assert!(float_of(Value::UNDEFINED).is_err());
     }
 
     #[test]

@@ -110,6 +110,8 @@ pub struct StoredJob {
     pub crashed: bool,
     pub canceled: bool,
     pub failed_at_start: bool,
+    /// Finished by the master's grace timer, the final result never reached the log sink.
+    pub final_result_lost: bool,
     /// How many JobEnded events were persisted for this job (must end at 1).
     pub ends_recorded: u32,
 }
@@ -130,6 +132,8 @@ pub struct SlaveNode {
     pub name: String,
     pub machine: Option<Slave>,
     pub down_until: Option<Instant>,
+    /// Until when the link between this slave and the master loses everything.
+    pub partitioned_until: Option<Instant>,
     /// The persisted job table, with each row's last_update.
     pub db: BTreeMap<JobId, (JobRow, Instant)>,
     pub lifetimes: u32,
@@ -202,6 +206,7 @@ impl World {
                 name: format!("worker-{i}"),
                 machine: Some(Slave::new(slave_config(), base)),
                 down_until: None,
+                partitioned_until: None,
                 db: BTreeMap::new(),
                 lifetimes: 1,
             });
@@ -233,6 +238,7 @@ impl World {
                 crashed: false,
                 canceled: false,
                 failed_at_start: false,
+                final_result_lost: false,
                 ends_recorded: 0,
             },
         );
@@ -311,7 +317,22 @@ impl World {
         self.pump(Node::Slave(i));
     }
 
+    /// Cuts the link between slave `i` and the master for `d` (both directions).
+    pub fn partition(&mut self, i: usize, d: Duration) {
+        self.slaves[i].partitioned_until = Some(self.now + d);
+    }
+
     fn send(&mut self, from: Node, to: Node, message: Message) {
+        let slave = match (from, to) {
+            (Node::Slave(i), _) | (_, Node::Slave(i)) => i,
+            _ => return,
+        };
+        if self.slaves[slave]
+            .partitioned_until
+            .is_some_and(|t| t > self.now)
+        {
+            return;
+        }
         if self.rng.chance(self.faults.drop) {
             return;
         }
@@ -392,6 +413,19 @@ impl World {
                     job.state = StoredState::Finished;
                     job.crashed = true;
                     job.canceled = was_canceling;
+                }
+            }
+            E::FinishOverdue {
+                job_id,
+                was_canceling,
+                ..
+            } => {
+                let job = self.store.get_mut(&job_id).expect("overdue job is stored");
+                assert!(job.end_processed, "job {job_id} overdue before its END");
+                if job.state != StoredState::Finished {
+                    job.state = StoredState::Finished;
+                    job.canceled = was_canceling;
+                    job.final_result_lost = true;
                 }
             }
             E::JobFailedAtStart { job_id, .. } => {

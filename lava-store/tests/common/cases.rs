@@ -8,7 +8,7 @@ use lava_store::{
 };
 
 /// A lab with device type `qemu`, worker `w1`, tags `a`/`b`, devices `qemu01`/`qemu02`.
-pub async fn small_lab<S: Store>(s: &S) {
+pub async fn small_lab(s: &dyn Store) {
     s.add_device_type(&device_type("qemu")).await.unwrap();
     s.add_worker(&worker("w1")).await.unwrap();
     s.add_tag(&tag("a")).await.unwrap();
@@ -17,7 +17,7 @@ pub async fn small_lab<S: Store>(s: &S) {
     s.add_device(&device("qemu02", "qemu", "w1")).await.unwrap();
 }
 
-pub async fn device_types<S: Store>(s: &S) {
+pub async fn device_types(s: &dyn Store) {
     let mut dt = device_type("qemu");
     s.add_device_type(&dt).await.unwrap();
     s.add_device_type(&device_type("bbb")).await.unwrap();
@@ -60,7 +60,7 @@ pub async fn device_types<S: Store>(s: &S) {
     ));
 }
 
-pub async fn device_type_with_jobs_is_in_use<S: Store>(s: &S) {
+pub async fn device_type_with_jobs_is_in_use(s: &dyn Store) {
     s.add_device_type(&device_type("qemu")).await.unwrap();
     let ids = s.submit(&[job("qemu", 1)]).await.unwrap();
     let err = s.remove_device_type("qemu").await.unwrap_err();
@@ -70,7 +70,7 @@ pub async fn device_type_with_jobs_is_in_use<S: Store>(s: &S) {
     );
 }
 
-pub async fn workers<S: Store>(s: &S) {
+pub async fn workers(s: &dyn Store) {
     let mut w = worker("w1");
     s.add_worker(&w).await.unwrap();
     assert!(matches!(
@@ -108,7 +108,7 @@ pub async fn workers<S: Store>(s: &S) {
     assert_eq!(s.worker("w0").await.unwrap(), None);
 }
 
-pub async fn devices_and_tags<S: Store>(s: &S) {
+pub async fn devices_and_tags(s: &dyn Store) {
     small_lab(s).await;
     let mut d = device("qemu03", "qemu", "w1");
     d.tags = ["a".to_owned(), "zz".to_owned()].into();
@@ -174,7 +174,7 @@ pub async fn devices_and_tags<S: Store>(s: &S) {
     ));
 }
 
-pub async fn busy_device_cannot_be_removed<S: Store>(s: &S) {
+pub async fn busy_device_cannot_be_removed(s: &dyn Store) {
     small_lab(s).await;
     let id = s.submit(&[job("qemu", 1)]).await.unwrap()[0];
     let mut j = s.job(id).await.unwrap().unwrap();
@@ -188,7 +188,7 @@ pub async fn busy_device_cannot_be_removed<S: Store>(s: &S) {
     );
 }
 
-pub async fn users_and_tokens<S: Store>(s: &S) {
+pub async fn users_and_tokens(s: &dyn Store) {
     let mut alice = User {
         username: "alice".into(),
         is_admin: false,
@@ -259,7 +259,7 @@ pub async fn users_and_tokens<S: Store>(s: &S) {
     assert_eq!(s.user("alice").await.unwrap(), None);
 }
 
-pub async fn submission<S: Store>(s: &S) {
+pub async fn submission(s: &dyn Store) {
     small_lab(s).await;
     let mut single = job("qemu", 100);
     single.tags = ["a".to_owned()].into();
@@ -371,7 +371,7 @@ fn schedule(job: &lava_core::model::Job, device: &lava_core::model::Device) -> C
         .device(d)
 }
 
-pub async fn transitions<S: Store>(s: &S) {
+pub async fn transitions(s: &dyn Store) {
     small_lab(s).await;
     let ids = s.submit(&[job("qemu", 1), job("qemu", 2)]).await.unwrap();
     let j1 = s.job(ids[0]).await.unwrap().unwrap();
@@ -473,7 +473,7 @@ pub async fn transitions<S: Store>(s: &S) {
     assert!(s.active_jobs().await.unwrap().is_empty());
 }
 
-pub async fn change_sets_are_atomic<S: Store>(s: &S) {
+pub async fn change_sets_are_atomic(s: &dyn Store) {
     small_lab(s).await;
     let id = s.submit(&[job("qemu", 1)]).await.unwrap()[0];
     let mut j = s.job(id).await.unwrap().unwrap();
@@ -522,7 +522,7 @@ pub async fn change_sets_are_atomic<S: Store>(s: &S) {
     ));
 }
 
-pub async fn scheduler_snapshot<S: Store>(s: &S) {
+pub async fn scheduler_snapshot(s: &dyn Store) {
     small_lab(s).await;
     let mut tagged = device("qemu03", "qemu", "w1");
     tagged.tags = ["a".to_owned()].into();
@@ -586,7 +586,7 @@ pub async fn scheduler_snapshot<S: Store>(s: &S) {
     assert_eq!(h.jobs_since, 2);
 }
 
-pub async fn job_records<S: Store>(s: &S) {
+pub async fn job_records(s: &dyn Store) {
     small_lab(s).await;
     let id = s.submit(&[job("qemu", 1)]).await.unwrap()[0];
     let cases = vec![

@@ -1,0 +1,326 @@
+//! `lava-admin jobs …`: submit, list, show, cancel, logs and wait; and `users`/`tokens`.
+
+use crate::admin::lab::{block_on, print_json, LabArgs};
+use crate::admin::workers::store_error;
+use crate::admin::AdminError;
+use crate::lab;
+use crate::master::job_output::{job_output_dir, read_lines};
+use clap::{Args, Subcommand};
+use lava_core::model::{Job, JobHealth, JobState};
+use lava_store::{JobFilter, Store, User};
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// `lava-admin jobs`.
+#[derive(Debug, Args)]
+pub struct JobsArgs {
+    #[command(subcommand)]
+    command: JobsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum JobsCommand {
+    /// Submit job definitions; prints the new job id(s), one per line.
+    Submit {
+        /// YAML job definitions.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Who submits (recorded on the job).
+        #[arg(long, default_value = "lava-admin")]
+        submitter: String,
+    },
+    /// List jobs, newest first.
+    List {
+        /// Only jobs in this state (Submitted, Scheduling, Scheduled, Running, Canceling, Finished).
+        #[arg(long)]
+        state: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+    },
+    /// Show a job.
+    Show {
+        /// The job id.
+        id: i64,
+    },
+    /// Cancel a job (every sub-job of a multinode group).
+    Cancel {
+        /// The job id.
+        id: i64,
+    },
+    /// Print a job's log (output.yaml lines).
+    Logs {
+        /// The job id.
+        id: i64,
+        /// Start at this line (0 is the first).
+        #[arg(long, default_value_t = 0)]
+        start: u64,
+    },
+    /// Wait until a job is Finished: exit 0 if Complete, 1 if it finished otherwise, 2 on timeout.
+    Wait {
+        /// The job id.
+        id: i64,
+        /// Give up after this many seconds.
+        #[arg(long)]
+        timeout: Option<f64>,
+    },
+}
+
+/// A job as `--json` prints it, with LAVA's names for state and health.
+pub fn job_json(job: &Job) -> serde_json::Value {
+    json!({
+        "id": job.id,
+        "submitter": job.submitter,
+        "state": job.state.name(),
+        "health": job.health.name(),
+        "priority": job.priority.value(),
+        "requested_device_type": job.requested_device_type,
+        "actual_device": job.actual_device,
+        "tags": job.tags,
+        "health_check": job.health_check,
+        "multinode_group": job.multinode.as_ref().map(|m| m.group.clone()),
+        "multinode_role": job.multinode.as_ref().map(|m| m.role.clone()),
+        "submit_time": job.submit_time.to_string(),
+        "start_time": job.start_time.map(|t| t.to_string()),
+        "end_time": job.end_time.map(|t| t.to_string()),
+        "failure_comment": job.failure_comment,
+        "is_public": job.is_public,
+    })
+}
+
+async fn job(store: &dyn Store, id: i64) -> Result<Job, AdminError> {
+    store
+        .job(id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| AdminError::Input(format!("job {id} does not exist")))
+}
+
+/// Runs `lava-admin jobs …`; the exit code matters for `wait`.
+pub fn run(args: JobsArgs, lab: LabArgs) -> Result<ExitCode, AdminError> {
+    let lab_args = lab;
+    block_on(async move {
+        let store = lab_args.open().await?;
+        match args.command {
+            JobsCommand::Submit { files, submitter } => {
+                for file in files {
+                    let text = std::fs::read_to_string(&file).map_err(|source| AdminError::Io {
+                        path: file.display().to_string(),
+                        source,
+                    })?;
+                    let ids = lab::submit(&*store, &text, &submitter, lab::now())
+                        .await
+                        .map_err(|e| AdminError::Input(format!("{}: {e}", file.display())))?;
+                    for id in ids {
+                        println!("{id}");
+                    }
+                }
+            }
+            JobsCommand::List { state, limit } => {
+                let states = match state {
+                    Some(s) => vec![JobState::from_name(&s)
+                        .ok_or_else(|| AdminError::Input(format!("invalid job state {s:?}")))?],
+                    None => Vec::new(),
+                };
+                let jobs = store
+                    .jobs(&JobFilter {
+                        states,
+                        limit: Some(limit),
+                        ..JobFilter::default()
+                    })
+                    .await
+                    .map_err(store_error)?;
+                if lab_args.json {
+                    print_json(&json!(jobs.iter().map(job_json).collect::<Vec<_>>()));
+                } else {
+                    for j in jobs {
+                        println!(
+                            "{:>8} {:<10} {:<10} {:<20} {}",
+                            j.id,
+                            j.state,
+                            j.health,
+                            j.requested_device_type.as_deref().unwrap_or("-"),
+                            j.actual_device.as_deref().unwrap_or("-")
+                        );
+                    }
+                }
+            }
+            JobsCommand::Show { id } => {
+                let j = job(&*store, id).await?;
+                if lab_args.json {
+                    print_json(&job_json(&j));
+                } else {
+                    println!("id          : {}", j.id);
+                    println!("state       : {}", j.state);
+                    println!("health      : {}", j.health);
+                    println!("submitter   : {}", j.submitter);
+                    println!(
+                        "device type : {}",
+                        j.requested_device_type.as_deref().unwrap_or("-")
+                    );
+                    println!(
+                        "device      : {}",
+                        j.actual_device.as_deref().unwrap_or("-")
+                    );
+                    println!("priority    : {}", j.priority);
+                    println!("submitted   : {}", j.submit_time);
+                    println!(
+                        "started     : {}",
+                        j.start_time.map(|t| t.to_string()).unwrap_or_default()
+                    );
+                    println!(
+                        "ended       : {}",
+                        j.end_time.map(|t| t.to_string()).unwrap_or_default()
+                    );
+                    if let Some(comment) = &j.failure_comment {
+                        println!("failure     : {comment}");
+                    }
+                }
+            }
+            JobsCommand::Cancel { id } => {
+                lab::cancel(&*store, id, lab::now())
+                    .await
+                    .map_err(|e| AdminError::Input(e.to_string()))?;
+                println!("job {id} canceled");
+            }
+            JobsCommand::Logs { id, start } => {
+                let j = job(&*store, id).await?;
+                let dir = match store.job_log(id).await.map_err(store_error)? {
+                    Some(log) => PathBuf::from(log.output_dir),
+                    None => match lab_args.output_root() {
+                        Some(root) => job_output_dir(&root, id, j.submit_time.as_secs()),
+                        None => {
+                            return Err(AdminError::Input(format!(
+                                "job {id}: its log is not recorded yet; give --data-dir to read it while it runs"
+                            )))
+                        }
+                    },
+                };
+                let lines = read_lines(&dir, start, u64::MAX).map_err(|source| AdminError::Io {
+                    path: dir.display().to_string(),
+                    source,
+                })?;
+                for line in lines {
+                    println!("- {line}");
+                }
+            }
+            JobsCommand::Wait { id, timeout } => {
+                let deadline =
+                    timeout.map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0)));
+                loop {
+                    let j = job(&*store, id).await?;
+                    if j.state == JobState::Finished {
+                        println!("job {id}: {}", j.health);
+                        return Ok(if j.health == JobHealth::Complete {
+                            ExitCode::SUCCESS
+                        } else {
+                            ExitCode::from(1)
+                        });
+                    }
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
+                        eprintln!("job {id}: still {} after the timeout", j.state);
+                        return Ok(ExitCode::from(2));
+                    }
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `lava-admin users`.
+#[derive(Debug, Args)]
+pub struct UsersArgs {
+    #[command(subcommand)]
+    command: UsersCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum UsersCommand {
+    /// Add a user.
+    Add {
+        /// The user name.
+        name: String,
+        /// Make the user an admin.
+        #[arg(long)]
+        admin: bool,
+        /// E-mail address.
+        #[arg(long, default_value = "")]
+        email: String,
+    },
+    /// List users.
+    List,
+}
+
+/// Runs `lava-admin users …`.
+pub fn run_users(args: UsersArgs, lab: LabArgs) -> Result<(), AdminError> {
+    let lab_args = lab;
+    block_on(async move {
+        let store = lab_args.open().await?;
+        match args.command {
+            UsersCommand::Add { name, admin, email } => {
+                store
+                    .add_user(&User {
+                        username: name.clone(),
+                        is_admin: admin,
+                        email,
+                    })
+                    .await
+                    .map_err(store_error)?;
+                println!("user {name} added{}", if admin { " (admin)" } else { "" });
+            }
+            UsersCommand::List => {
+                for u in store.users().await.map_err(store_error)? {
+                    println!(
+                        "{:<30} {}",
+                        u.username,
+                        if u.is_admin { "admin" } else { "" }
+                    );
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// `lava-admin tokens`.
+#[derive(Debug, Args)]
+pub struct TokensArgs {
+    #[command(subcommand)]
+    command: TokensCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokensCommand {
+    /// Create a token for a user; the token is printed alone on the last line.
+    Add {
+        /// The user.
+        name: String,
+        /// What the token is for.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+}
+
+/// Runs `lava-admin tokens …`.
+pub fn run_tokens(args: TokensArgs, lab: LabArgs) -> Result<(), AdminError> {
+    let lab_args = lab;
+    block_on(async move {
+        let store = lab_args.open().await?;
+        match args.command {
+            TokensCommand::Add { name, description } => {
+                let secret = lava_store::generate_token().map_err(store_error)?;
+                store
+                    .add_token(&name, &secret, &description, lab::now())
+                    .await
+                    .map_err(store_error)?;
+                println!("token for {name}:");
+                println!("{secret}");
+            }
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,140 @@
+//! `lava-admin templates render`: the exact command line of the render contract, its
+//! output on stdout with exit 0, and errors on stderr with exit 1.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn data() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../lava-core/tests/data/templates")
+}
+
+fn lava_admin(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lava-admin"))
+        .args(args)
+        .output()
+        .expect("lava-admin runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn render_prints_what_jinja2_prints_and_exits_0() {
+    let data = data();
+    let types = data.join("device-types");
+    let dictionary = data.join("devices/lavars-board-01.jinja2");
+    let context = data.join("devices/lavars-board-01.context.yaml");
+    let out = lava_admin(&[
+        "templates",
+        "render",
+        "--device-types",
+        types.to_str().unwrap(),
+        "--context",
+        context.to_str().unwrap(),
+        dictionary.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    let expected =
+        fs::read_to_string(data.join("expected/lavars-board-01--lavars-board-01.context.txt"))
+            .unwrap();
+    // The CLI ends its output with a newline if the rendered text has none.
+    let expected = if expected.ends_with('\n') {
+        expected
+    } else {
+        format!("{expected}\n")
+    };
+    assert_eq!(text(&out.stdout), expected);
+}
+
+#[test]
+fn every_device_types_dir_is_searched_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = (dir.path().join("first"), dir.path().join("second"));
+    fs::create_dir_all(&first).unwrap();
+    fs::create_dir_all(&second).unwrap();
+    fs::write(
+        first.join("base.jinja2"),
+        "base: first\n{% block body %}{% endblock %}\n",
+    )
+    .unwrap();
+    fs::write(second.join("base.jinja2"), "base: second\n").unwrap();
+    fs::write(
+        second.join("board.jinja2"),
+        "{% extends 'base.jinja2' %}{% block body %}board: {{ name }}{% endblock %}",
+    )
+    .unwrap();
+    let dictionary = dir.path().join("dev-01.jinja2");
+    fs::write(
+        &dictionary,
+        "{% extends 'board.jinja2' %}\n{% set name = 'dev-01' %}\n",
+    )
+    .unwrap();
+    let out = lava_admin(&[
+        "templates",
+        "render",
+        "--device-types",
+        first.to_str().unwrap(),
+        "--device-types",
+        second.to_str().unwrap(),
+        dictionary.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "base: first\nboard: dev-01\n");
+}
+
+#[test]
+fn errors_go_to_stderr_with_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let types = dir.path().join("types");
+    fs::create_dir_all(&types).unwrap();
+    let broken = dir.path().join("broken.jinja2");
+    fs::write(&broken, "a: 1\nb: {{ serial.port }}\n").unwrap();
+    let list_context = dir.path().join("list.yaml");
+    fs::write(&list_context, "- not a mapping\n").unwrap();
+    let good = dir.path().join("good.jinja2");
+    fs::write(&good, "a: 1\n").unwrap();
+    let types = types.to_str().unwrap();
+
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["--device-types", types, broken.to_str().unwrap()],
+            "broken.jinja2:2:",
+        ),
+        (
+            vec![
+                "--device-types",
+                types,
+                "--context",
+                list_context.to_str().unwrap(),
+                good.to_str().unwrap(),
+            ],
+            "must be a mapping",
+        ),
+        (
+            vec!["--device-types", types, "/nonexistent/dev.jinja2"],
+            "/nonexistent/dev.jinja2",
+        ),
+        (
+            vec![
+                "--device-types",
+                types,
+                "--context",
+                "/nonexistent/ctx.yaml",
+                good.to_str().unwrap(),
+            ],
+            "/nonexistent/ctx.yaml",
+        ),
+    ];
+    for (args, expected) in cases {
+        let mut full = vec!["templates", "render"];
+        full.extend(args);
+        let out = lava_admin(&full);
+        assert_eq!(out.status.code(), Some(1), "{full:?}");
+        assert!(out.stdout.is_empty(), "{full:?}");
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains(expected), "{full:?}: {stderr}");
+    }
+}

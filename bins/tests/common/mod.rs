@@ -1,0 +1,227 @@
+//! Support for tests that run the real binaries: free ports, temp labs, child processes that
+//! are killed when the test ends, and lava-admin calls.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A TCP port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port on 127.0.0.1")
+}
+
+/// A child process killed (and its process group, where it leads one) on drop.
+pub struct Proc {
+    /// The process.
+    pub child: Child,
+    /// What it is, for messages.
+    pub name: String,
+}
+
+impl Proc {
+    /// Starts `command` with its output appended to `log`.
+    pub fn start(name: &str, mut command: Command, log: &Path) -> Proc {
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("cannot open the log file");
+        let err = out.try_clone().expect("cannot clone the log file");
+        command.stdin(Stdio::null()).stdout(out).stderr(err);
+        let child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Proc {
+            child,
+            name: name.to_owned(),
+        }
+    }
+
+    /// SIGKILL, now.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then wait up to `grace` before SIGKILL.
+    pub fn stop(&mut self, grace: Duration) {
+        let pid = self.child.id() as i32;
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status();
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.kill9();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.kill9();
+        }
+    }
+}
+
+/// A lab in a temp dir: data dir with the example dispatcher-config.
+pub struct Lab {
+    /// Keeps the directory alive.
+    pub dir: tempfile::TempDir,
+    /// The master's control port.
+    pub control_port: u16,
+    /// The master's log port.
+    pub log_port: u16,
+}
+
+impl Lab {
+    /// A new lab holding `examples/lab`'s device types and devices.
+    pub fn new() -> Lab {
+        let dir = tempfile::tempdir().expect("no temp dir");
+        let config = dir.path().join("dispatcher-config");
+        for sub in ["device-types", "devices"] {
+            let from = repo_root().join("examples/lab").join(sub);
+            let to = config.join(sub);
+            std::fs::create_dir_all(&to).expect("cannot create the lab");
+            for entry in std::fs::read_dir(&from).expect("examples/lab is missing") {
+                let entry = entry.expect("cannot read examples/lab");
+                std::fs::copy(entry.path(), to.join(entry.file_name()))
+                    .expect("cannot copy the lab");
+            }
+        }
+        Lab {
+            dir,
+            control_port: free_port(),
+            log_port: free_port(),
+        }
+    }
+
+    /// The data dir.
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `tcp://127.0.0.1:<control port>`.
+    pub fn master_url(&self) -> String {
+        format!("tcp://127.0.0.1:{}", self.control_port)
+    }
+
+    /// `tcp://127.0.0.1:<log port>`.
+    pub fn log_url(&self) -> String {
+        format!("tcp://127.0.0.1:{}", self.log_port)
+    }
+
+    /// Runs lava-admin against this lab.
+    pub fn admin(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_lava-admin"))
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .args(args)
+            .output()
+            .expect("cannot run lava-admin")
+    }
+
+    /// Runs lava-admin and insists that it succeeds; returns its stdout.
+    pub fn admin_ok(&self, args: &[&str]) -> String {
+        let out = self.admin(args);
+        assert!(
+            out.status.success(),
+            "lava-admin {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Starts lava-master on this lab.
+    pub fn start_master(&self) -> Proc {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lava-master"));
+        command
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .args([
+                "--master-socket",
+                &self.master_url(),
+                "--log-socket",
+                &self.log_url(),
+            ])
+            .args(["--level", "DEBUG"]);
+        Proc::start("lava-master", command, &self.data_dir().join("master.log"))
+    }
+
+    /// The master's log so far, for failure messages.
+    pub fn master_log(&self) -> String {
+        std::fs::read_to_string(self.data_dir().join("master.log")).unwrap_or_default()
+    }
+
+    /// A job's state and health from `jobs show --json`.
+    pub fn job_status(&self, id: &str) -> (String, String) {
+        let json: serde_json::Value =
+            serde_json::from_str(&self.admin_ok(&["jobs", "show", id, "--json"]))
+                .expect("jobs show --json is not JSON");
+        (
+            json["state"].as_str().unwrap_or_default().to_owned(),
+            json["health"].as_str().unwrap_or_default().to_owned(),
+        )
+    }
+
+    /// Waits for a job to finish; returns the exit code of `jobs wait`.
+    pub fn wait(&self, id: &str, timeout_secs: u32) -> i32 {
+        self.admin(&["jobs", "wait", id, "--timeout", &timeout_secs.to_string()])
+            .status
+            .code()
+            .unwrap_or(-1)
+    }
+
+    /// Adds worker, device type and device `shell-01` of the example lab.
+    pub fn add_example_devices(&self, worker: &str) {
+        self.admin_ok(&["workers", "add", worker, "--description", "test worker"]);
+        self.admin_ok(&["device-types", "add", "shell"]);
+        self.admin_ok(&[
+            "devices",
+            "add",
+            "shell-01",
+            "--device-type",
+            "shell",
+            "--worker",
+            worker,
+        ]);
+    }
+
+    /// Submits a job definition given as text; returns the new id.
+    pub fn submit(&self, definition: &str) -> String {
+        let file = self.data_dir().join(format!("job-{}.yaml", free_port()));
+        std::fs::write(&file, definition).expect("cannot write the job");
+        self.admin_ok(&["jobs", "submit", file.to_str().unwrap_or_default()])
+            .trim()
+            .to_owned()
+    }
+}
+
+/// The example job, with `command` as the user command to run and an optional context.
+pub fn shell_job(command: &str, context: Option<&str>) -> String {
+    let mut job = format!(
+        "device_type: shell\njob_name: test {command}\nvisibility: public\ntimeouts:\n  job:\n    minutes: 5\n  action:\n    minutes: 2\nactions:\n- command:\n    name: {command}\n"
+    );
+    if let Some(context) = context {
+        job.push_str("context:\n");
+        job.push_str(context);
+    }
+    job
+}

@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# lavacli against the lava-rs XML-RPC API: LAVA's own client, unchanged, drives the admin
+# workflow (workers, device types, devices, dictionaries, templates, jobs) and must see
+# what it sees on a LAVA 2020.05 server.
+#
+# Usage: scripts/lavacli-test.sh   (from anywhere; needs python3-venv and network to PyPI
+#                                    the first time)
+#
+# By default it builds and starts `api_fake_server` (the API over the in-memory fake
+# backend) on a free 127.0.0.1 port. To test another server, set
+#   LAVACLI_TEST_URI=http://HOST:PORT/RPC2
+#   LAVACLI_TEST_ADMIN=NAME:TOKEN   (an admin)   LAVACLI_TEST_USER=NAME:TOKEN (a plain user)
+# on an empty lab. Prints `N passed, M failed` and exits non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+LAVACLI_VERSION="3.1.0"
+VENV="${LAVACLI_VENV:-target/lavacli-venv}"
+
+# --- lavacli in a virtualenv, pinned --------------------------------------------------
+if [ ! -x "$VENV/bin/lavacli" ] ||
+    [ "$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("lavacli"))' 2>/dev/null)" != "$LAVACLI_VERSION" ]; then
+    echo "== installing lavacli $LAVACLI_VERSION in $VENV"
+    python3 -m venv "$VENV" || exit 1
+    "$VENV/bin/pip" install -q "lavacli==$LAVACLI_VERSION" || exit 1
+fi
+LAVACLI="$VENV/bin/lavacli"
+
+WORK="$(mktemp -d)"
+SERVER_PID=""
+cleanup() {
+    if [ -n "$SERVER_PID" ]; then
+        kill "$SERVER_PID" 2>/dev/null
+        wait "$SERVER_PID" 2>/dev/null
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# --- the server -----------------------------------------------------------------------
+if [ -n "${LAVACLI_TEST_URI:-}" ]; then
+    URI="$LAVACLI_TEST_URI"
+    ADMIN="${LAVACLI_TEST_ADMIN:?set LAVACLI_TEST_ADMIN=NAME:TOKEN}"
+    USER_PAIR="${LAVACLI_TEST_USER:?set LAVACLI_TEST_USER=NAME:TOKEN}"
+else
+    echo "== building api_fake_server"
+    cargo build -q -p lava-bins --example api_fake_server || exit 1
+    ADMIN="admin:$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    USER_PAIR="bob:$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    target/debug/examples/api_fake_server --user "$ADMIN:admin" --user "$USER_PAIR" \
+        >"$WORK/server.out" 2>"$WORK/server.err" &
+    SERVER_PID=$!
+    for _ in $(seq 1 100); do
+        grep -q '^listening on ' "$WORK/server.out" 2>/dev/null && break
+        sleep 0.1
+    done
+    URI="$(sed -n 's/^listening on //p' "$WORK/server.out")"
+    if [ -z "$URI" ]; then
+        echo "the test server did not start:" >&2
+        cat "$WORK/server.err" >&2
+        exit 1
+    fi
+fi
+echo "== lavacli $LAVACLI_VERSION against $URI"
+ADMIN_NAME="${ADMIN%%:*}" ADMIN_TOKEN="${ADMIN#*:}"
+USER_NAME="${USER_PAIR%%:*}" USER_TOKEN="${USER_PAIR#*:}"
+export XDG_CONFIG_HOME="$WORK/config"
+
+# --- a tiny test harness --------------------------------------------------------------
+PASSED=0
+FAILED=0
+OUT="$WORK/stdout"
+ERR="$WORK/stderr"
+
+# run NAME EXPECTED_EXIT_CODE lavacli-arguments...: runs lavacli, checks its exit code.
+run() {
+    local name="$1" want="$2"
+    shift 2
+    CURRENT="$name"
+    "$LAVACLI" "$@" >"$OUT" 2>"$ERR"
+    local got=$?
+    if [ "$got" -ne "$want" ]; then
+        fail "exit code $got, expected $want (lavacli $*)"
+        return 1
+    fi
+    return 0
+}
+
+fail() {
+    FAILED=$((FAILED + 1))
+    echo "FAIL $CURRENT: $1"
+    sed 's/^/    stdout: /' "$OUT"
+    sed 's/^/    stderr: /' "$ERR"
+}
+
+pass() {
+    PASSED=$((PASSED + 1))
+    echo "ok   $CURRENT"
+}
+
+# expect FILE LINE...: every LINE is a whole line of FILE (stdout or stderr).
+expect() {
+    local file="$1"
+    shift
+    for line in "$@"; do
+        if ! grep -qxF -- "$line" "$file"; then
+            fail "missing line '$line'"
+            return 1
+        fi
+    done
+    pass
+}
+
+# expect_contains FILE TEXT: TEXT appears in FILE.
+expect_contains() {
+    if grep -qF -- "$2" "$1"; then pass; else fail "missing '$2'"; fi
+}
+
+# expect_same FILE EXPECTED_FILE: byte for byte.
+expect_same() {
+    if cmp -s "$1" "$2"; then pass; else fail "differs from $(basename "$2")"; fi
+}
+
+# --- the workflow ---------------------------------------------------------------------
+cat >"$WORK/qemu01.jinja2" <<'DICT'
+{% extends 'qemu.jinja2' %}
+{% set mac_addr = '52:54:00:12:34:59' %}
+{% set memory = 1024 %}
+DICT
+cat >"$WORK/qemu.jinja2" <<'TEMPLATE'
+{# lava-rs test template #}
+{% extends 'base.jinja2' %}
+{% set console_device = console_device|default('ttyS0') %}
+TEMPLATE
+cat >"$WORK/job.yaml" <<'JOB'
+job_name: lavacli smoke test
+device_type: qemu
+visibility: public
+priority: medium
+timeouts:
+  job:
+    minutes: 10
+actions:
+- boot:
+    method: qemu
+    media: tmpfs
+JOB
+printf 'dispatcher_ip: 192.0.2.1\n' >"$WORK/dispatcher.yaml"
+printf 'overrides:\n  LC_ALL: C.UTF-8\n' >"$WORK/env.yaml"
+
+run "identities add (admin)" 0 identities add --uri "$URI" --username "$ADMIN_NAME" --token "$ADMIN_TOKEN" default && pass
+run "identities add (user)" 0 identities add --uri "$URI" --username "$USER_NAME" --token "$USER_TOKEN" user && pass
+run "identities add (wrong token)" 0 identities add --uri "$URI" --username "$ADMIN_NAME" --token "not-$ADMIN_TOKEN" wrong && pass
+
+run "system version" 0 system version && expect "$OUT" "2020.05"
+run "system whoami" 0 system whoami && expect "$OUT" "$ADMIN_NAME"
+
+run "workers add --description --disabled" 0 workers add --description "rack 1, shelf 2" --disabled worker-01 && pass
+run "workers show (disabled)" 0 workers show worker-01 &&
+    expect "$OUT" "hostname    : worker-01" "description : rack 1, shelf 2" "state       : Offline" "health      : Retired" "devices     : " "job limit   : 0"
+run "workers add" 0 workers add --description "the active one" worker-02 && pass
+run "workers list" 0 workers list && expect "$OUT" "Workers:" "* worker-01" "* worker-02"
+run "workers add (exists)" 1 workers add worker-02 && expect_contains "$ERR" "Fault 400: 'Bad request: worker already exists?'"
+run "workers update --health" 0 workers update --health MAINTENANCE --job-limit 2 worker-02 && pass
+run "workers show (updated)" 0 workers show worker-02 && expect "$OUT" "health      : Maintenance" "job limit   : 2"
+run "workers config set" 0 workers config set worker-02 "$WORK/dispatcher.yaml" && pass
+run "workers config get" 0 workers config get worker-02 && expect_same "$OUT" "$WORK/dispatcher.yaml"
+run "workers env set" 0 workers env set worker-02 "$WORK/env.yaml" && pass
+run "workers env get" 0 workers env get worker-02 && expect_same "$OUT" "$WORK/env.yaml"
+run "workers certificate get (none)" 1 workers certificate get worker-02 &&
+    expect_contains "$ERR" "Worker 'worker-02' does not have a certificate uploaded"
+
+run "device-types add" 0 device-types add --description "QEMU" qemu && pass
+run "device-types template get (none)" 1 device-types template get qemu && expect_contains "$ERR" "Fault 404"
+run "device-types template set" 0 device-types template set qemu "$WORK/qemu.jinja2" && pass
+run "device-types template get" 0 device-types template get qemu && expect_same "$OUT" "$WORK/qemu.jinja2"
+
+run "devices add --type --worker" 0 devices add --type qemu --worker worker-02 qemu01 && pass
+run "devices add (unknown worker)" 1 devices add --type qemu --worker worker-09 qemu02 &&
+    expect_contains "$ERR" "Fault 404: \"Worker 'worker-09' was not found.\""
+run "devices show" 0 devices show qemu01 &&
+    expect "$OUT" "name        : qemu01" "device-type : qemu" "state       : Idle" "health      : Unknown" "device-dict : False" "worker      : worker-02"
+run "devices dict get (none)" 1 devices dict get qemu01 && expect_contains "$ERR" "Fault 404"
+run "devices dict set" 0 devices dict set qemu01 "$WORK/qemu01.jinja2" && pass
+run "devices dict get" 0 devices dict get qemu01 && expect_same "$OUT" "$WORK/qemu01.jinja2"
+run "devices list" 0 devices list && expect "$OUT" "Devices:" "* qemu01 (qemu): Idle,Unknown"
+run "device-types list" 0 device-types list && expect "$OUT" "Device-Types:" "* qemu (1)"
+run "device-types show" 0 device-types show qemu && expect "$OUT" "name            : qemu" "devices         : ['qemu01']"
+
+run "tags add" 0 tags add --description "has a USB hub" usb && pass
+run "tags list" 0 tags list && expect "$OUT" "Tags:" "* usb (has a USB hub)"
+
+run "jobs validate" 0 jobs validate "$WORK/job.yaml" && pass
+run "jobs submit" 0 --identity user jobs submit "$WORK/job.yaml" && expect "$OUT" "1"
+run "jobs show" 0 jobs show 1 &&
+    expect "$OUT" "id          : 1" "description : lavacli smoke test" "submitter   : $USER_NAME" "device-type : qemu" "state       : Submitted" "Health      : Unknown" "visibility  : Public"
+run "jobs list" 0 jobs list && expect_contains "$OUT" "* 1: Submitted,Unknown [$USER_NAME] (lavacli smoke test) - qemu"
+# lavacli print()s the definition, adding a newline.
+{ cat "$WORK/job.yaml"; echo; } >"$WORK/job.printed"
+run "jobs definition" 0 jobs definition 1 && expect_same "$OUT" "$WORK/job.printed"
+run "jobs logs --no-follow" 0 jobs logs --no-follow 1 && pass
+run "jobs cancel" 0 jobs cancel 1 && pass
+run "jobs show (canceled)" 0 jobs show 1 && expect "$OUT" "state       : Finished" "Health      : Canceled"
+run "jobs show (unknown)" 1 jobs show 999 && expect_contains "$ERR" "Fault 404: \"Job '999' was not found.\""
+run "jobs submit (invalid)" 1 jobs submit "$WORK/env.yaml" && expect_contains "$ERR" "Fault 400"
+
+run "wrong token refused" 1 --identity wrong system version && expect_contains "$ERR" "401"
+run "plain user may not add workers" 1 --identity user workers add worker-03 &&
+    expect_contains "$ERR" "Fault 403: \"User '$USER_NAME' is missing permission lava_scheduler_app.add_worker .\""
+run "anonymous may not add workers" 1 --uri "$URI" workers add worker-03 &&
+    expect_contains "$ERR" "Fault 401: 'Authentication with user and token required for this API.'"
+run "workers list (unchanged)" 0 workers list && expect "$OUT" "* worker-01" "* worker-02"
+
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
