@@ -183,6 +183,13 @@ pub async fn run(
         jobs = rows.len(),
         "lava-slave started"
     );
+    if !config.lava_run.program.is_file() {
+        // Not fatal, as in LAVA: each START then ends at once with the reason in END.
+        warn!(
+            program = %config.lava_run.program.display(),
+            "lava-run not found: jobs will fail until it is installed"
+        );
+    }
     for (row, _) in &rows {
         info!(job = row.id, pid = row.pid, status = %row.status, "job restored from the table");
     }
