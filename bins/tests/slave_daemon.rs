@@ -10,9 +10,8 @@
 //! escalation, so a KILL arrives within seconds instead of 120 s.
 
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use lava_core::protocol::{xz, Message};
@@ -20,41 +19,14 @@ use lava_transport::curve::cert::create_certificates;
 use lava_transport::zeromq::{SocketOptions, ZmqLogSink, ZmqMaster, ZmqServer};
 use lava_transport::{LogSink, MasterTransport, PeerId};
 use rusqlite::Connection;
+use slave_support::lava_run_double;
+
+mod slave_support;
 
 /// The longest any single expectation may take.
 const WAIT: Duration = Duration::from_secs(20);
 
 const HOSTNAME: &str = "worker-under-test";
-
-fn lava_run_double() -> &'static Path {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let exe = std::env::current_exe().expect("test executable path");
-        // target/<profile>/deps/<this test> -> target/<profile>
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("test executable in target/<profile>/deps");
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-        let mut build = Command::new(option_env!("CARGO").unwrap_or("cargo"));
-        build.args([
-            "build",
-            "--quiet",
-            "-p",
-            "lava-run-double",
-            "--manifest-path",
-        ]);
-        build.arg(&manifest);
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            build.arg("--release");
-        }
-        let status = build.status().expect("run cargo build -p lava-run-double");
-        assert!(status.success(), "cargo build -p lava-run-double failed");
-        let path = profile_dir.join("lava-run-double");
-        assert!(path.exists(), "{} missing", path.display());
-        path
-    })
-}
 
 /// A master's two sockets, scripted by the test.
 struct FakeMaster {
