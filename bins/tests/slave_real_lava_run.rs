@@ -9,8 +9,9 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use common::{shell_job, Lab, Proc};
 
@@ -61,21 +62,18 @@ fn real_slave() -> Option<(PathBuf, PathBuf)> {
     Some((value("LAVA_SLAVE_PYTHON"), value("LAVA_SLAVE_SCRIPT")))
 }
 
-#[test]
-fn the_real_lava_run_runs_jobs_under_the_lava_rs_slave() {
+/// The real lava-run, or `None` when it cannot be tested here (not root, or skipped).
+fn real_lava_run() -> Option<PathBuf> {
     // SAFETY: geteuid has no arguments and cannot fail.
     if unsafe { libc::geteuid() } != 0 {
         eprintln!("lava-run must run as root: the real lava-run is not tested");
-        return;
+        return None;
     }
-    let Some((_python, script)) = real_slave() else {
-        return;
-    };
-    let lava_run = script.with_file_name("lava-run");
-    let lab = Lab::new();
-    lab.add_example_devices(WORKER);
-    let id = lab.submit(&shell_job("hello", None));
-    let _master = lab.start_master();
+    let (_python, script) = real_slave()?;
+    Some(script.with_file_name("lava-run"))
+}
+
+fn start_slave(lab: &Lab, lava_run: &Path) -> Proc {
     let mut command = Command::new(env!("CARGO_BIN_EXE_lava-slave"));
     command
         .args(["--hostname", WORKER, "--master", &lab.master_url()])
@@ -83,24 +81,37 @@ fn the_real_lava_run_runs_jobs_under_the_lava_rs_slave() {
         .arg("--slave-dir")
         .arg(lab.data_dir().join("slave"))
         .arg("--lava-run")
-        .arg(&lava_run)
+        .arg(lava_run)
         .args(["--log-file", "-", "--level", "DEBUG"]);
-    let _slave = Proc::start("lava-slave", command, &lab.data_dir().join("slave.log"));
+    Proc::start("lava-slave", command, &lab.data_dir().join("slave.log"))
+}
+
+fn logs(lab: &Lab) -> String {
+    format!(
+        "master log:\n{}\nslave log:\n{}",
+        lab.master_log(),
+        std::fs::read_to_string(lab.data_dir().join("slave.log")).unwrap_or_default()
+    )
+}
+
+#[test]
+fn the_real_lava_run_runs_jobs_under_the_lava_rs_slave() {
+    let Some(lava_run) = real_lava_run() else {
+        return;
+    };
+    let lab = Lab::new();
+    lab.add_example_devices(WORKER);
+    let id = lab.submit(&shell_job("hello", None));
+    let _master = lab.start_master();
+    let _slave = start_slave(&lab, &lava_run);
 
     let code = lab.wait(&id, 180);
-    let logs = || {
-        format!(
-            "master log:\n{}\nslave log:\n{}",
-            lab.master_log(),
-            std::fs::read_to_string(lab.data_dir().join("slave.log")).unwrap_or_default()
-        )
-    };
-    assert_eq!(code, 0, "job {id}: jobs wait exit {code}\n{}", logs());
+    assert_eq!(code, 0, "job {id}: jobs wait exit {code}\n{}", logs(&lab));
     assert_eq!(
         lab.job_status(&id),
         ("Finished".into(), "Complete".into()),
         "{}",
-        logs()
+        logs(&lab)
     );
     let log = lab.admin_ok(&["jobs", "logs", &id]);
     assert!(
@@ -110,5 +121,46 @@ fn the_real_lava_run_runs_jobs_under_the_lava_rs_slave() {
     assert!(
         log.contains(r#""case": "job", "definition": "lava", "result": "pass""#),
         "the final result is in the log:\n{log}"
+    );
+}
+
+#[test]
+fn the_real_lava_run_is_canceled_through_the_lava_rs_slave() {
+    let Some(lava_run) = real_lava_run() else {
+        return;
+    };
+    let lab = Lab::new();
+    lab.add_example_devices(WORKER);
+    // `slow` sleeps 5 s: the cancel arrives while it runs.
+    let id = lab.submit(&shell_job("slow", None));
+    let _master = lab.start_master();
+    let _slave = start_slave(&lab, &lava_run);
+    // Cancel once the command runs (earlier, TERM would end lava-run before it set up its
+    // signal handlers, as with LAVA's slave, and the job would have no log to check).
+    let working = (0..600).any(|_| {
+        let log = lab.admin(&["jobs", "logs", &id]);
+        let working = String::from_utf8_lossy(&log.stdout).contains("working");
+        if !working {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        working
+    });
+    assert!(working, "job {id} never ran its command\n{}", logs(&lab));
+    lab.admin_ok(&["jobs", "cancel", &id]);
+
+    let code = lab.wait(&id, 60);
+    assert_eq!(code, 1, "job {id}: jobs wait exit {code}\n{}", logs(&lab));
+    assert_eq!(
+        lab.job_status(&id),
+        ("Finished".into(), "Canceled".into()),
+        "{}",
+        logs(&lab)
+    );
+    let slave_log = std::fs::read_to_string(lab.data_dir().join("slave.log")).unwrap_or_default();
+    assert!(slave_log.contains("Term sent to lava-run"), "{slave_log}");
+    let log = lab.admin_ok(&["jobs", "logs", &id]);
+    assert!(
+        log.contains(r#""error_type": "Canceled""#),
+        "lava-run reports the cancel:\n{log}"
     );
 }
