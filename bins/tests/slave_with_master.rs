@@ -1,0 +1,114 @@
+//! The lava-rs slave with the lava-rs master: jobs submitted with lava-admin run on
+//! `lava-slave` (with the lava-run test double as lava-run) to the end, with their logs.
+//! Also: the slave is killed with -9 in the middle of a job and restarted, and the job still
+//! completes, once.
+//!
+//! Real processes on 127.0.0.1 ports; every wait is bounded by `jobs wait --timeout`.
+
+mod common;
+mod slave_support;
+
+use std::process::Command;
+
+use common::{shell_job, Lab, Proc};
+use slave_support::lava_run_double;
+
+const WORKER: &str = "rs-worker";
+
+fn start_slave(lab: &Lab) -> Proc {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lava-slave"));
+    command
+        .args(["--hostname", WORKER, "--master", &lab.master_url()])
+        .args(["--socket-addr", &lab.log_url()])
+        .arg("--slave-dir")
+        .arg(lab.data_dir().join("slave"))
+        .arg("--download-dir")
+        .arg(lab.data_dir().join("download"))
+        .arg("--lava-run")
+        .arg(lava_run_double())
+        .args(["--log-file", "-", "--level", "DEBUG"]);
+    Proc::start("lava-slave", command, &lab.data_dir().join("slave.log"))
+}
+
+fn with_mode(definition: String, mode: &str) -> String {
+    format!("{definition}metadata:\n  lava-run-double: \"{mode}\"\n")
+}
+
+fn logs(lab: &Lab) -> String {
+    format!(
+        "master log:\n{}\nslave log:\n{}",
+        lab.master_log(),
+        std::fs::read_to_string(lab.data_dir().join("slave.log")).unwrap_or_default()
+    )
+}
+
+#[test]
+fn jobs_run_to_the_end_on_the_lava_rs_slave() {
+    let lab = Lab::new();
+    lab.add_example_devices(WORKER);
+    let good = lab.submit(&shell_job("hello", None));
+    let failing = lab.submit(&with_mode(shell_job("hello", None), "fail"));
+    let _master = lab.start_master();
+    let _slave = start_slave(&lab);
+
+    for id in [&good, &failing] {
+        let code = lab.wait(id, 60);
+        assert!(
+            code == 0 || code == 1,
+            "job {id}: jobs wait exit {code}\n{}",
+            logs(&lab)
+        );
+    }
+    assert_eq!(
+        lab.job_status(&good),
+        ("Finished".into(), "Complete".into()),
+        "{}",
+        logs(&lab)
+    );
+    let log = lab.admin_ok(&["jobs", "logs", &good]);
+    assert!(
+        log.contains(r#""case": "job", "definition": "lava", "result": "pass""#),
+        "the final result is in the log:\n{log}"
+    );
+    assert_eq!(
+        lab.job_status(&failing),
+        ("Finished".into(), "Incomplete".into()),
+        "{}",
+        logs(&lab)
+    );
+}
+
+#[test]
+fn a_job_survives_a_kill_9_of_the_slave() {
+    let lab = Lab::new();
+    lab.add_example_devices(WORKER);
+    let id = lab.submit(&with_mode(shell_job("hello", None), "pass:4"));
+    let _master = lab.start_master();
+    let mut slave = start_slave(&lab);
+    let table = lab.data_dir().join("slave").join("db.sqlite3");
+    // Wait (bounded) until the job's row exists, i.e. lava-run was started.
+    let started = (0..400).any(|_| {
+        let running = rusqlite::Connection::open(&table).is_ok_and(|c| {
+            c.query_row("SELECT count(*) FROM jobs WHERE pid > 0", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .is_ok_and(|n| n > 0)
+        });
+        if !running {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        running
+    });
+    assert!(started, "the job never started\n{}", logs(&lab));
+    slave.kill9();
+    let _slave = start_slave(&lab);
+
+    let code = lab.wait(&id, 60);
+    assert_eq!(code, 0, "job {id}: jobs wait exit {code}\n{}", logs(&lab));
+    let slave_log = std::fs::read_to_string(lab.data_dir().join("slave.log")).unwrap_or_default();
+    assert_eq!(
+        slave_log.matches("lava-run started").count(),
+        1,
+        "the job ran once:\n{slave_log}"
+    );
+}
