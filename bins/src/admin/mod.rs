@@ -3,6 +3,7 @@
 //! To add a command group: a module here with an `Args` type (clap `Subcommand` or
 //! `Args`) and a `run(args) -> Result<(), AdminError>`, then one variant in [`Command`].
 
+pub mod certificates;
 pub mod devices;
 pub mod jobs;
 pub mod lab;
@@ -41,6 +42,9 @@ pub enum Command {
     Users(jobs::UsersArgs),
     /// API tokens.
     Tokens(jobs::TokensArgs),
+    /// CurveZMQ certificates for --encrypt (pyzmq/LAVA format).
+    #[command(subcommand)]
+    Certificates(certificates::CertificatesCommand),
 }
 
 /// Why a command failed; printed on stderr, exit status 1.
@@ -74,5 +78,6 @@ pub fn run(cli: Cli) -> Result<std::process::ExitCode, AdminError> {
         Command::Jobs(args) => jobs::run(args, cli.lab),
         Command::Users(args) => done(jobs::run_users(args, cli.lab)),
         Command::Tokens(args) => done(jobs::run_tokens(args, cli.lab)),
+        Command::Certificates(command) => done(certificates::run(command)),
     }
 }
