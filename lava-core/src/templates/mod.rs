@@ -24,6 +24,7 @@ mod context;
 mod error;
 mod filters;
 mod loader;
+mod memo;
 mod python;
 mod renderer;
 mod source;
