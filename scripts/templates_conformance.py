@@ -402,11 +402,14 @@ def main():
     got, _ = rust_results(cases)
     if len(got) != len(cases):
         sys.exit(f"lava-rs answered {len(got)} of {len(cases)} cases")
-    passed = failed = divergent = 0
+    passed = failed = divergent = both_fail = 0
     for case, python, rust in zip(cases, expected, got):
         problem = compare(python, rust)
         if problem is None:
             passed += 1
+            if python[0] == "error":
+                both_fail += 1
+                print(f"both refuse {case[0]}: {python[1]}")
         elif known_divergence(case[0], python, rust):
             passed += 1
             divergent += 1
@@ -414,6 +417,7 @@ def main():
         else:
             failed += 1
             print(f"FAIL {case[0]}: {problem}")
+    print(f"({both_fail} of the passes are dictionaries that both engines refuse)")
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
