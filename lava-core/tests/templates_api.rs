@@ -79,6 +79,50 @@ fn a_changed_dictionary_file_is_picked_up_by_a_long_lived_renderer() {
 }
 
 #[test]
+fn a_changed_device_type_template_changes_remembered_renders() {
+    let dir = tempfile::tempdir().unwrap();
+    let (devices, types) = (dir.path().join("devices"), dir.path().join("types"));
+    fs::create_dir_all(&devices).unwrap();
+    fs::create_dir_all(&types).unwrap();
+    fs::write(devices.join("dev.jinja2"), "{% extends 'board.jinja2' %}\n").unwrap();
+    fs::write(types.join("board.jinja2"), "{% include 'part.jinja2' %}\n").unwrap();
+    fs::write(types.join("part.jinja2"), "console: ttyS0\n").unwrap();
+    let renderer = Renderer::new(SearchPath::new([&devices, &types]));
+    let empty = JobContext::empty();
+    for _ in 0..3 {
+        assert_eq!(
+            renderer.render("dev.jinja2", &empty).unwrap(),
+            "console: ttyS0"
+        );
+    }
+    let source = "{% extends 'board.jinja2' %}";
+    assert_eq!(
+        renderer
+            .render_source("text.jinja2", source, &empty)
+            .unwrap(),
+        "console: ttyS0"
+    );
+    // Two levels up from the dictionary; a different length changes the stamp.
+    fs::write(types.join("part.jinja2"), "console: ttyAMA0\n").unwrap();
+    assert_eq!(
+        renderer.render("dev.jinja2", &empty).unwrap(),
+        "console: ttyAMA0"
+    );
+    assert_eq!(
+        renderer
+            .render_source("text.jinja2", source, &empty)
+            .unwrap(),
+        "console: ttyAMA0"
+    );
+    // A different context is a different render.
+    let other = yaml_context("x: 1\n");
+    assert_eq!(
+        renderer.render("dev.jinja2", &other).unwrap(),
+        "console: ttyAMA0"
+    );
+}
+
+#[test]
 fn preloaded_templates_change_after_reload() {
     let mut renderer = Renderer::new(Preloaded::new().with("dev.jinja2", "a: 1"));
     let empty = JobContext::empty();

@@ -9,7 +9,7 @@
 //!   iterates as empty; attribute access on it is an error);
 //! - line breaks normalised and the final newline dropped as Jinja2's lexer does;
 //! - `{{ value }}`, `|string` and `|join` print through Python's `str()` (`None`, `True`,
-//!   `['a', 'b']`), and `|indent` follows Jinja2's splitting quirks;
+//!   `['a', 'b']`); `|indent`, `|int` and `|float` follow Jinja2's results;
 //! - Python methods (`.get`, `.items`, `.split`, …) through minijinja-contrib's pycompat;
 //! - LAVA's filters `shlex_quote`, `yaml_quote` and `qemu_guest_fs_interface`.
 //!
@@ -18,12 +18,27 @@
 //! so a hostile dictionary cannot hang or exhaust the master. Known divergences from
 //! Jinja2 are listed in `docs/templates.md`.
 //!
-//! A [`Renderer`] keeps the parsed templates across renders; that is where the speed is.
+//! A [`Renderer`] keeps the parsed templates across renders, and remembers each output per
+//! (dictionary, context) for as long as every template it came from is unchanged: a master
+//! renders the same dictionaries over and over, and that is where the speed is.
+//!
+//! ```
+//! use lava_core::templates::{JobContext, Preloaded, Renderer};
+//!
+//! let loader = Preloaded::new()
+//!     .with("board.jinja2", "console: {{ console_device | default('ttyS0') }}\n")
+//!     .with("board-01.jinja2", "{% extends 'board.jinja2' %}\n");
+//! let renderer = Renderer::new(loader);
+//! let context = JobContext::from_yaml("console_device: ttyAMA0\n", "job context").unwrap();
+//! let yaml = renderer.render_for_job("board-01", "board", &context).unwrap();
+//! assert_eq!(yaml, "console: ttyAMA0");
+//! ```
 
 mod context;
 mod error;
 mod filters;
 mod loader;
+mod memo;
 mod python;
 mod renderer;
 mod source;

@@ -10,6 +10,7 @@ use super::context::{check_mapping, JobContext};
 use super::error::{self, TemplateError, TemplateErrorKind};
 use super::filters;
 use super::loader::TemplateLoader;
+use super::memo::{Memo, RenderKey, UpToDate};
 use super::python;
 use super::source::jinja2_source;
 use super::yaml_quote;
@@ -53,11 +54,15 @@ impl DeviceCheck {
 }
 
 /// A long-lived rendering environment: LAVA's Jinja2 configuration over one loader, with
-/// parsed templates cached between renders (and reloaded when a file changes).
+/// parsed templates cached between renders (and reloaded when a file changes), and
+/// rendered outputs remembered per dictionary and context while their templates are
+/// unchanged.
 pub struct Renderer {
     env: Environment<'static>,
     loader: Arc<dyn TemplateLoader>,
     limits: Limits,
+    memo: Arc<Memo>,
+    remember_outputs: bool,
 }
 
 impl fmt::Debug for Renderer {
@@ -79,13 +84,18 @@ impl Renderer {
         let loader: Arc<dyn TemplateLoader> = Arc::new(loader);
         let mut env = Environment::new();
         configure(&mut env, limits);
+        let memo = Arc::new(Memo::default());
         let source_loader = Arc::clone(&loader);
+        let loaded = Arc::clone(&memo);
         env.set_loader(move |name| match source_loader.load(name) {
             Ok(None) => Ok(None),
-            Ok(Some(loaded)) => {
-                let mut source = minijinja::TemplateSource::new(jinja2_source(&loaded.text));
-                if let Some(up_to_date) = loaded.up_to_date {
-                    source = source.with_uptodate_check(up_to_date);
+            Ok(Some(source)) => {
+                let text = jinja2_source(&source.text);
+                let up_to_date: Option<UpToDate> = source.up_to_date.map(Arc::from);
+                loaded.loaded(name, &text, up_to_date.clone());
+                let mut source = minijinja::TemplateSource::new(text);
+                if let Some(up_to_date) = up_to_date {
+                    source = source.with_uptodate_check(move || up_to_date());
                 }
                 Ok(Some(source))
             }
@@ -98,6 +108,17 @@ impl Renderer {
             env,
             loader,
             limits,
+            memo,
+            remember_outputs: true,
+        }
+    }
+
+    /// Whether rendered outputs are remembered (on by default). Off, every render
+    /// evaluates the templates (to measure evaluation, or to save the memory).
+    pub fn set_remember_outputs(&mut self, yes: bool) {
+        self.remember_outputs = yes;
+        if !yes {
+            self.memo.clear_outputs();
         }
     }
 
@@ -110,6 +131,7 @@ impl Renderer {
     /// such as [`Preloaded`] that cannot tell when a source changed).
     pub fn reload(&mut self) {
         self.env.clear_templates();
+        self.memo.clear();
     }
 
     /// Renders the dictionary named `dictionary` (e.g. `staging-qemu-01.jinja2`) with the
@@ -119,11 +141,17 @@ impl Renderer {
         dictionary: &str,
         job_context: &JobContext,
     ) -> Result<String, TemplateError> {
+        let key = RenderKey::new(dictionary, None, context_key(job_context));
+        if let Some(output) = self.remembered(&key) {
+            return Ok(output);
+        }
         let template = self
             .env
             .get_template(dictionary)
             .map_err(|err| self.error(err, dictionary))?;
-        self.run(&template, dictionary, job_context)
+        let output = self.run(&template, dictionary, job_context)?;
+        self.remember(key, &output);
+        Ok(output)
     }
 
     /// Renders a dictionary given as text (one held in a store, or being checked before it
@@ -135,12 +163,18 @@ impl Renderer {
         job_context: &JobContext,
     ) -> Result<String, TemplateError> {
         let source = jinja2_source(source);
+        let key = RenderKey::new(name, Some(&source), context_key(job_context));
+        if let Some(output) = self.remembered(&key) {
+            return Ok(output);
+        }
         // A shorter-lived view of the environment lets it compile a borrowed source.
         let env: &Environment<'_> = &self.env;
         let template = env
             .template_from_named_str(name, &source)
             .map_err(|err| self.error(err, name))?;
-        self.run(&template, name, job_context)
+        let output = self.run(&template, name, job_context)?;
+        self.remember(key, &output);
+        Ok(output)
     }
 
     /// What the master sends in START: the device's dictionary (`<hostname>.jinja2`)
@@ -186,6 +220,16 @@ impl Renderer {
         }
     }
 
+    fn remembered(&self, key: &RenderKey) -> Option<String> {
+        self.remember_outputs.then(|| self.memo.get(key)).flatten()
+    }
+
+    fn remember(&self, key: RenderKey, output: &str) {
+        if self.remember_outputs {
+            self.memo.put(key, output);
+        }
+    }
+
     fn run(
         &self,
         template: &minijinja::Template<'_, '_>,
@@ -227,6 +271,14 @@ impl Renderer {
     }
 }
 
+/// Identifies a context exactly: Python's `repr` tells `1` from `'1'`, `1.0` and `True`,
+/// and keeps the variables' order.
+fn context_key(job_context: &JobContext) -> String {
+    let mut key = String::new();
+    python::write_repr(&mut key, &job_context.0);
+    key
+}
+
 /// The dictionary template of a device.
 pub fn dictionary_name(hostname: &str) -> String {
     format!("{hostname}.jinja2")
@@ -249,6 +301,10 @@ fn configure(env: &mut Environment<'static>, limits: Limits) {
     env.set_debug(true);
     env.set_fuel(Some(limits.fuel));
     env.set_formatter(|out, _state, value| {
+        // Strings (most of what a template prints) go out as they are.
+        if let Some(text) = value.as_str() {
+            return out.write_str(text).map_err(minijinja::Error::from);
+        }
         let mut text = String::new();
         python::write_str(&mut text, value);
         out.write_str(&text).map_err(minijinja::Error::from)
