@@ -76,6 +76,11 @@ fn connect(path: &Path, location: &str) -> Result<Connection> {
     // master (it sends the message that depends on a change only after the commit).
     conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
         .map_err(&err)?;
+    // The scheduler re-reads every queued job each pass: keep the hot pages in memory
+    // (64 MiB of cache instead of SQLite's 2 MiB) and read the file through mmap instead of
+    // a read(2) per page.
+    conn.execute_batch("PRAGMA cache_size = -65536; PRAGMA mmap_size = 268435456;")
+        .map_err(&err)?;
     conn.set_prepared_statement_cache_capacity(128);
     Ok(conn)
 }

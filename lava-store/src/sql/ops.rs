@@ -744,21 +744,34 @@ fn job_from_row(row: Vec<Value>) -> Result<Job> {
     })
 }
 
-/// Loads jobs matching `condition` (on table `jobs`), with their tags, ordered by `order`.
+/// In which order [`load_jobs`] returns jobs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Order {
+    Oldest,
+    Newest,
+}
+
+/// Loads jobs matching `condition` (on table `jobs`), with their tags, sorted by id.
 fn load_jobs(
     tx: &mut dyn SqlTx,
     condition: &str,
     params: &[Param<'_>],
-    order: &str,
+    order: Order,
 ) -> Result<Vec<Job>> {
+    // Sorted here rather than with ORDER BY: through the state index, SQLite would copy every
+    // row, definitions included, into a temporary sorter.
     let mut jobs: Vec<Job> = tx
         .query(
-            &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE {condition} ORDER BY {order}"),
+            &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE {condition}"),
             params,
         )?
         .into_iter()
         .map(job_from_row)
         .collect::<Result<_>>()?;
+    match order {
+        Order::Oldest => jobs.sort_unstable_by_key(|j| j.id),
+        Order::Newest => jobs.sort_unstable_by_key(|j| std::cmp::Reverse(j.id)),
+    }
     if jobs.is_empty() {
         return Ok(jobs);
     }
@@ -873,9 +886,11 @@ pub(crate) fn submit(tx: &mut dyn SqlTx, jobs: &[Job]) -> Result<Vec<JobId>> {
 }
 
 pub(crate) fn job(tx: &mut dyn SqlTx, id: JobId) -> Result<Option<Job>> {
-    Ok(load_jobs(tx, "jobs.id = ?", &[Param::Int(id)], "jobs.id")?
-        .into_iter()
-        .next())
+    Ok(
+        load_jobs(tx, "jobs.id = ?", &[Param::Int(id)], Order::Oldest)?
+            .into_iter()
+            .next(),
+    )
 }
 
 fn state_list(states: &[JobState]) -> String {
@@ -913,11 +928,11 @@ pub(crate) fn jobs(tx: &mut dyn SqlTx, filter: &JobFilter) -> Result<Vec<Job>> {
             "jobs.id IN (SELECT jobs.id FROM jobs WHERE {inner} ORDER BY jobs.id DESC LIMIT {limit})"
         )];
     }
-    load_jobs(tx, &conditions.join(" AND "), &params, "jobs.id DESC")
+    load_jobs(tx, &conditions.join(" AND "), &params, Order::Newest)
 }
 
 pub(crate) fn multinode_group(tx: &mut dyn SqlTx, group: &str) -> Result<Vec<Job>> {
-    load_jobs(tx, "jobs.target_group = ?", &[group.into()], "jobs.id")
+    load_jobs(tx, "jobs.target_group = ?", &[group.into()], Order::Oldest)
 }
 
 pub(crate) fn active_jobs(tx: &mut dyn SqlTx) -> Result<Vec<Job>> {
@@ -925,7 +940,7 @@ pub(crate) fn active_jobs(tx: &mut dyn SqlTx) -> Result<Vec<Job>> {
         "jobs.state IN ({})",
         state_list(&[JobState::Scheduled, JobState::Running, JobState::Canceling])
     );
-    load_jobs(tx, &condition, &[], "jobs.id")
+    load_jobs(tx, &condition, &[], Order::Oldest)
 }
 
 // ---------------------------------------------------------------- change sets
@@ -1032,7 +1047,7 @@ pub(crate) fn scheduler_snapshot(tx: &mut dyn SqlTx) -> Result<SchedulerSnapshot
         "jobs.state IN ({})",
         state_list(&[JobState::Submitted, JobState::Scheduling])
     );
-    let queued_jobs = load_jobs(tx, &condition, &[], "jobs.id")?;
+    let queued_jobs = load_jobs(tx, &condition, &[], Order::Oldest)?;
     let rows = tx.query(
         "SELECT devices.hostname, hc.id, hc.submit_time, \
          (SELECT COUNT(*) FROM jobs AS since WHERE since.actual_device = devices.hostname \
