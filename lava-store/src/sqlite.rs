@@ -112,11 +112,20 @@ impl SqlStore<SqliteBackend> {
             location,
             lock,
         };
+        // A read first: an up-to-date store opens without queueing behind the master's
+        // writes, which matters for admin commands run beside a busy master.
         let location = backend.location.clone();
-        backend.transaction(
-            TxMode::Write,
-            Box::new(move |tx: &mut dyn SqlTx| schema::migrate(tx, &location)),
+        let current = backend.transaction(
+            TxMode::Read,
+            Box::new(move |tx: &mut dyn SqlTx| schema::version(tx, &location)),
         )?;
+        if current != schema::LATEST {
+            let location = backend.location.clone();
+            backend.transaction(
+                TxMode::Write,
+                Box::new(move |tx: &mut dyn SqlTx| schema::migrate(tx, &location)),
+            )?;
+        }
         Ok(SqlStore::from_backend(backend))
     }
 
