@@ -9,7 +9,7 @@ use lava_core::model::{
     WorkerHealth, WorkerState,
 };
 use lava_core::time::Timestamp;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 const JOB_COLUMNS: &str = "jobs.id, jobs.submitter, jobs.definition, jobs.state, jobs.health, \
     jobs.priority, jobs.submit_time, jobs.start_time, jobs.end_time, \
@@ -175,7 +175,30 @@ fn insert_job(tx: &mut dyn SqlTx, known: &mut Known, job: &Job, index: usize) ->
     Ok(id)
 }
 
-fn write_job(tx: &mut dyn SqlTx, known: &mut Known, job: &Job) -> Result<()> {
+/// Writes many job rows: the old tags of all of them go in one statement per chunk.
+fn write_jobs(tx: &mut dyn SqlTx, known: &mut Known, jobs: &[Job]) -> Result<()> {
+    let mut seen = HashSet::new();
+    let unique = jobs.iter().all(|j| seen.insert(j.id));
+    for job in jobs {
+        write_job_row(tx, known, job)?;
+        if !unique {
+            // The same job twice: replace tags row by row so that the last row's win.
+            tx.execute("DELETE FROM job_tags WHERE job = ?", &[Param::Int(job.id)])?;
+            write_job_tags(tx, job.id, &job.tags)?;
+        }
+    }
+    if unique {
+        let keys: Vec<Param<'_>> = jobs.iter().map(|j| Param::Int(j.id)).collect();
+        execute_in(tx, "DELETE FROM job_tags WHERE job IN ({keys})", &keys)?;
+        for job in jobs {
+            write_job_tags(tx, job.id, &job.tags)?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes a job row, tags aside.
+fn write_job_row(tx: &mut dyn SqlTx, known: &mut Known, job: &Job) -> Result<()> {
     check_job_refs(tx, known, job, &format!("job {}", job.id))?;
     let mut params = job_params(job).to_vec();
     params.push(Param::Int(job.id));
@@ -189,8 +212,7 @@ fn write_job(tx: &mut dyn SqlTx, known: &mut Known, job: &Job) -> Result<()> {
     if n == 0 {
         return Err(StoreError::NotFound(format!("job {}", job.id)));
     }
-    tx.execute("DELETE FROM job_tags WHERE job = ?", &[Param::Int(job.id)])?;
-    write_job_tags(tx, job.id, &job.tags)
+    Ok(())
 }
 
 pub(crate) fn submit(tx: &mut dyn SqlTx, jobs: &[Job]) -> Result<Vec<JobId>> {
@@ -261,47 +283,86 @@ pub(crate) fn active_jobs(tx: &mut dyn SqlTx) -> Result<Vec<Job>> {
 
 // ---------------------------------------------------------------- change sets
 
-fn check(tx: &mut dyn SqlTx, p: &Precondition) -> Result<()> {
+/// Current state and health codes, by key, of the rows the preconditions name.
+#[derive(Default)]
+struct Current {
+    jobs: HashMap<i64, i64>,
+    devices: HashMap<String, (i64, i64)>,
+    workers: HashMap<String, (i64, i64)>,
+}
+
+/// Reads (and on PostgreSQL locks) every row the preconditions name, a chunk at a time.
+fn read_current(tx: &mut dyn SqlTx, preconditions: &[Precondition]) -> Result<Current> {
     let lock = for_update(tx);
-    let (sql, key, expected, object) = match p {
-        Precondition::JobState(id, s) => (
-            "SELECT state FROM jobs WHERE id = ?",
-            Param::Int(*id),
-            (s.code(), s.name()),
-            format!("job {id}"),
-        ),
+    let mut jobs = Vec::new();
+    let mut devices = Vec::new();
+    let mut workers = Vec::new();
+    for p in preconditions {
+        match p {
+            Precondition::JobState(id, _) => jobs.push(Param::Int(*id)),
+            Precondition::DeviceState(h, _) | Precondition::DeviceHealth(h, _) => {
+                devices.push(Param::Text(h))
+            }
+            Precondition::WorkerState(h, _) | Precondition::WorkerHealth(h, _) => {
+                workers.push(Param::Text(h))
+            }
+        }
+    }
+    let mut current = Current::default();
+    let what = || "a precondition row".to_owned();
+    let sql = format!("SELECT id, state FROM jobs WHERE id IN ({{keys}}){lock}");
+    for row in query_in(tx, &sql, &jobs)? {
+        let mut c = Cols::new(row, &what);
+        current.jobs.insert(c.int()?, c.int()?);
+    }
+    let sql =
+        format!("SELECT hostname, state, health FROM devices WHERE hostname IN ({{keys}}){lock}");
+    for row in query_in(tx, &sql, &devices)? {
+        let mut c = Cols::new(row, &what);
+        current.devices.insert(c.text()?, (c.int()?, c.int()?));
+    }
+    let sql =
+        format!("SELECT hostname, state, health FROM workers WHERE hostname IN ({{keys}}){lock}");
+    for row in query_in(tx, &sql, &workers)? {
+        let mut c = Cols::new(row, &what);
+        current.workers.insert(c.text()?, (c.int()?, c.int()?));
+    }
+    Ok(current)
+}
+
+/// Checks one precondition against the rows read by [`read_current`].
+fn check(current: &Current, p: &Precondition) -> Result<()> {
+    let (found, expected, object) = match p {
+        Precondition::JobState(id, s) => {
+            (current.jobs.get(id).copied(), s.code(), format!("job {id}"))
+        }
         Precondition::DeviceState(h, s) => (
-            "SELECT state FROM devices WHERE hostname = ?",
-            Param::Text(h),
-            (s.code(), s.name()),
+            current.devices.get(h).map(|c| c.0),
+            s.code(),
             format!("device {h}"),
         ),
         Precondition::DeviceHealth(h, s) => (
-            "SELECT health FROM devices WHERE hostname = ?",
-            Param::Text(h),
-            (s.code(), s.name()),
+            current.devices.get(h).map(|c| c.1),
+            s.code(),
             format!("device {h}"),
         ),
         Precondition::WorkerState(h, s) => (
-            "SELECT state FROM workers WHERE hostname = ?",
-            Param::Text(h),
-            (s.code(), s.name()),
+            current.workers.get(h).map(|c| c.0),
+            s.code(),
             format!("worker {h}"),
         ),
         Precondition::WorkerHealth(h, s) => (
-            "SELECT health FROM workers WHERE hostname = ?",
-            Param::Text(h),
-            (s.code(), s.name()),
+            current.workers.get(h).map(|c| c.1),
+            s.code(),
             format!("worker {h}"),
         ),
     };
-    let rows = tx.query(&format!("{sql}{lock}"), &[key])?;
-    let Some(found) = first_int(&rows) else {
+    let Some(found) = found else {
         return Err(StoreError::Conflict(format!(
             "expected {p}, but {object} does not exist"
         )));
     };
-    if found == i64::from(expected.0) {
+    if found == i64::from(expected) {
         return Ok(());
     }
     let found_name = i32::try_from(found)
@@ -320,8 +381,9 @@ fn check(tx: &mut dyn SqlTx, p: &Precondition) -> Result<()> {
 }
 
 pub(crate) fn apply(tx: &mut dyn SqlTx, changes: &ChangeSet) -> Result<Applied> {
+    let current = read_current(tx, &changes.preconditions)?;
     for p in &changes.preconditions {
-        check(tx, p)?;
+        check(&current, p)?;
     }
     let mut known = Known::default();
     let mut applied = Applied::default();
@@ -330,12 +392,8 @@ pub(crate) fn apply(tx: &mut dyn SqlTx, changes: &ChangeSet) -> Result<Applied> 
             .new_jobs
             .push(insert_job(tx, &mut known, job, index)?);
     }
-    for job in &changes.jobs {
-        write_job(tx, &mut known, job)?;
-    }
-    for device in &changes.devices {
-        write_device(tx, &mut known, device)?;
-    }
+    write_jobs(tx, &mut known, &changes.jobs)?;
+    write_devices(tx, &mut known, &changes.devices)?;
     for worker in &changes.workers {
         update_worker(tx, worker)?;
     }

@@ -370,6 +370,37 @@ pub(crate) fn add_device(tx: &mut dyn SqlTx, d: &Device) -> Result<()> {
 }
 
 pub(super) fn write_device(tx: &mut dyn SqlTx, known: &mut Known, d: &Device) -> Result<()> {
+    write_device_row(tx, known, d)?;
+    write_device_tags(tx, d, true)
+}
+
+/// Writes many device rows: the old tags of all of them go in one statement per chunk.
+pub(super) fn write_devices(
+    tx: &mut dyn SqlTx,
+    known: &mut Known,
+    devices: &[Device],
+) -> Result<()> {
+    let mut seen = HashSet::new();
+    if !devices.iter().all(|d| seen.insert(d.hostname.as_str())) {
+        // The same device twice: write row by row so that the last row's tags win.
+        return devices.iter().try_for_each(|d| write_device(tx, known, d));
+    }
+    let keys: Vec<Param<'_>> = devices.iter().map(|d| Param::Text(&d.hostname)).collect();
+    for d in devices {
+        write_device_row(tx, known, d)?;
+    }
+    execute_in(
+        tx,
+        "DELETE FROM device_tags WHERE device IN ({keys})",
+        &keys,
+    )?;
+    devices
+        .iter()
+        .try_for_each(|d| write_device_tags(tx, d, false))
+}
+
+/// Writes a device row, tags aside.
+fn write_device_row(tx: &mut dyn SqlTx, known: &mut Known, d: &Device) -> Result<()> {
     check_device_refs(tx, known, d)?;
     let [hostname, rest @ ..] = device_params(d);
     let mut params = rest.to_vec();
@@ -382,7 +413,7 @@ pub(super) fn write_device(tx: &mut dyn SqlTx, known: &mut Known, d: &Device) ->
     if n == 0 {
         return Err(StoreError::NotFound(format!("device {}", d.hostname)));
     }
-    write_device_tags(tx, d, true)
+    Ok(())
 }
 
 pub(crate) fn update_device(tx: &mut dyn SqlTx, d: &Device) -> Result<()> {

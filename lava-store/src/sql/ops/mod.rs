@@ -110,3 +110,40 @@ impl Known {
         Ok(())
     }
 }
+
+/// Keys per `IN (...)` list. Every chunk has exactly this many placeholders (a short last
+/// chunk repeats its last key), so each query has one statement text and stays prepared.
+const CHUNK: usize = 100;
+
+/// `sql` with `{keys}` replaced by [`CHUNK`] placeholders.
+fn in_list(sql: &str) -> String {
+    sql.replace("{keys}", &vec!["?"; CHUNK].join(", "))
+}
+
+/// Pads a chunk of keys to [`CHUNK`] by repeating its last key.
+fn padded<'a>(chunk: &[Param<'a>]) -> Vec<Param<'a>> {
+    let mut params = chunk.to_vec();
+    if let Some(last) = chunk.last().copied() {
+        params.resize(CHUNK, last);
+    }
+    params
+}
+
+/// Runs a query whose `{keys}` is an `IN` list, over all `keys`, a chunk at a time.
+fn query_in(tx: &mut dyn SqlTx, sql: &str, keys: &[Param<'_>]) -> Result<Vec<Vec<Value>>> {
+    let sql = in_list(sql);
+    let mut rows = Vec::new();
+    for chunk in keys.chunks(CHUNK) {
+        rows.extend(tx.query(&sql, &padded(chunk))?);
+    }
+    Ok(rows)
+}
+
+/// Runs a statement whose `{keys}` is an `IN` list, over all `keys`, a chunk at a time.
+fn execute_in(tx: &mut dyn SqlTx, sql: &str, keys: &[Param<'_>]) -> Result<()> {
+    let sql = in_list(sql);
+    for chunk in keys.chunks(CHUNK) {
+        tx.execute(&sql, &padded(chunk))?;
+    }
+    Ok(())
+}
