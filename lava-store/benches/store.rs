@@ -157,6 +157,25 @@ fn assignments(jobs: &[Job], devices: &[Device]) -> (ChangeSet, ChangeSet) {
     (forward, back)
 }
 
+/// This process's CPU time (all threads) in milliseconds. On a shared, loaded machine it
+/// says more about the store's own cost than wall time; for PostgreSQL it leaves out the
+/// server's share.
+fn cpu_ms() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime only writes the timespec it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 / 1e6
+}
+
+/// Prints the mean process CPU time of `runs` calls of `op` (set-up excluded).
+fn report_cpu(label: &str, runs: usize, mut op: impl FnMut() -> f64) {
+    let total: f64 = (0..runs).map(|_| op()).sum();
+    eprintln!("{label}: process CPU {:.1} ms per run", total / runs as f64);
+}
+
 fn bench_store<S: Store + 'static>(
     c: &mut Criterion,
     rt: &Runtime,
@@ -182,6 +201,13 @@ fn bench_store<S: Store + 'static>(
             BatchSize::PerIteration,
         );
     });
+    report_cpu(&format!("store/{name}/submit 10000 jobs"), 3, || {
+        let store = open();
+        rt.block_on(lab_types(&store));
+        let start = cpu_ms();
+        rt.block_on(store.submit(&jobs)).unwrap();
+        cpu_ms() - start
+    });
 
     let store = open();
     rt.block_on(async {
@@ -191,6 +217,15 @@ fn bench_store<S: Store + 'static>(
     group.bench_function("snapshot 2000 devices 10000 queued", |b| {
         b.iter(|| rt.block_on(store.scheduler_snapshot()).unwrap());
     });
+    report_cpu(
+        &format!("store/{name}/snapshot 2000 devices 10000 queued"),
+        10,
+        || {
+            let start = cpu_ms();
+            rt.block_on(store.scheduler_snapshot()).unwrap();
+            cpu_ms() - start
+        },
+    );
 
     let snapshot = rt.block_on(store.scheduler_snapshot()).unwrap();
     let (forward, back) = assignments(&snapshot.queued_jobs, &snapshot.devices);
@@ -205,6 +240,13 @@ fn bench_store<S: Store + 'static>(
             }
             total
         });
+    });
+    report_cpu(&format!("store/{name}/apply 1000 assignments"), 5, || {
+        let start = cpu_ms();
+        rt.block_on(store.apply(&forward)).unwrap();
+        let spent = cpu_ms() - start;
+        rt.block_on(store.apply(&back)).unwrap();
+        spent
     });
     group.finish();
 }

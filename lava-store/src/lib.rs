@@ -19,6 +19,8 @@
 //! an existing `/etc/lava-server` works unchanged and admins can edit them with their tools.
 //! See `docs/store.md`.
 
+#![warn(missing_docs)]
+
 mod error;
 mod lock;
 mod memory;

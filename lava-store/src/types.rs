@@ -260,7 +260,9 @@ pub struct SchedulerSnapshot {
     pub workers: Vec<Worker>,
     /// Jobs Submitted or Scheduling, by id.
     pub queued_jobs: Vec<Job>,
-    /// Per device hostname with a `last_health_report_job`: that job and what happened since.
+    /// Per device hostname whose `last_health_report_job` names a stored job: that job and
+    /// what happened since. A device absent here has never reported (or its report job is
+    /// gone), which LAVA treats as "health check due".
     pub health_history: BTreeMap<String, HealthHistory>,
 }
 

@@ -143,3 +143,22 @@ fn tokens_are_not_stored_in_clear() {
     assert_eq!(digest, lava_store::token_digest(secret));
     assert!(!digest.contains(secret));
 }
+
+#[tokio::test]
+async fn readers_and_new_clients_do_not_wait_for_a_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lava.sqlite3");
+    let master = SqliteStore::open_master(&path).unwrap();
+    master.add_tag(&tag("a")).await.unwrap();
+    // Another process in the middle of a write transaction.
+    let writer = rusqlite::Connection::open(&path).unwrap();
+    writer
+        .execute_batch("BEGIN IMMEDIATE; INSERT INTO tags (name, description) VALUES ('b', '');")
+        .unwrap();
+    assert_eq!(master.tags().await.unwrap(), vec![tag("a")]);
+    let admin = SqliteStore::open(&path).unwrap();
+    assert_eq!(admin.tags().await.unwrap(), vec![tag("a")]);
+    assert!(admin.scheduler_snapshot().await.is_ok());
+    writer.execute_batch("COMMIT").unwrap();
+    assert_eq!(admin.tags().await.unwrap().len(), 2);
+}

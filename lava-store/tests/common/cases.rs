@@ -648,6 +648,71 @@ pub async fn job_records(s: &dyn Store) {
     ));
 }
 
+/// Change sets larger than the stores' internal batches (`IN` lists of 100 keys).
+pub async fn large_change_sets(s: &dyn Store) {
+    small_lab(s).await;
+    let mut base = job("qemu", 1);
+    base.tags = ["a".to_owned()].into();
+    let ids = s.submit(&vec![base; 250]).await.unwrap();
+    let jobs: Vec<_> = s
+        .jobs(&JobFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .rev()
+        .collect();
+    assert_eq!(jobs.iter().map(|j| j.id).collect::<Vec<_>>(), ids);
+    let changed: Vec<_> = jobs
+        .iter()
+        .map(|j| {
+            let mut j = j.clone();
+            j.state = JobState::Canceling;
+            j.tags = ["b".to_owned()].into();
+            j
+        })
+        .collect();
+    let mut set = ChangeSet::new();
+    for j in &jobs {
+        set = set.require(Precondition::JobState(j.id, JobState::Submitted));
+    }
+    set.jobs = changed.clone();
+
+    // The very last precondition fails: nothing is written.
+    let last = *ids.last().unwrap();
+    let failing = set
+        .clone()
+        .require(Precondition::JobState(last, JobState::Running));
+    let err = s.apply(&failing).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Conflict(m) if m.contains(&format!("job {last}"))),
+        "{err}"
+    );
+    assert!(s
+        .jobs(&JobFilter::default())
+        .await
+        .unwrap()
+        .iter()
+        .all(|j| { j.state == JobState::Submitted && j.tags == BTreeSet::from(["a".to_owned()]) }));
+
+    s.apply(&set).await.unwrap();
+    let after = s.jobs(&JobFilter::default()).await.unwrap();
+    assert_eq!(after.len(), 250);
+    assert!(after
+        .iter()
+        .all(|j| { j.state == JobState::Canceling && j.tags == BTreeSet::from(["b".to_owned()]) }));
+
+    // The same row twice in one set: the last one wins, tags included.
+    let mut first = changed[0].clone();
+    first.tags = ["a".to_owned()].into();
+    let mut second = changed[0].clone();
+    second.tags = BTreeSet::new();
+    second.failure_comment = Some("second".into());
+    s.apply(&ChangeSet::new().job(first).job(second.clone()))
+        .await
+        .unwrap();
+    assert_eq!(s.job(second.id).await.unwrap(), Some(second));
+}
+
 /// Declares one `#[tokio::test]` per case, each on a fresh store from `$open`.
 #[macro_export]
 macro_rules! store_suite {
@@ -664,6 +729,7 @@ macro_rules! store_suite {
             change_sets_are_atomic,
             scheduler_snapshot,
             job_records,
+            large_change_sets,
         );
     };
     (@cases $open:path => $($case:ident),* $(,)?) => {
