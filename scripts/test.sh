@@ -19,7 +19,9 @@ echo "== cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== PostgreSQL throw-away cluster"
-eval "$(scripts/pg-test-cluster.sh start)"
+# Assigned first, so that set -e sees a cluster that fails to start.
+pg_env=$(scripts/pg-test-cluster.sh start)
+eval "$pg_env"
 trap 'scripts/pg-test-cluster.sh stop >/dev/null 2>&1 || true' EXIT
 
 # The real LAVA 2020.05 slave (from shared/ beside the checkout) for the conformance test;

@@ -31,7 +31,11 @@ fn slave_command(lab: &Lab, extra: &[&str]) -> Command {
 }
 
 fn start_slave(lab: &Lab, extra: &[&str]) -> Proc {
-    Proc::start("lava-slave", slave_command(lab, extra), &lab.data_dir().join("slave.log"))
+    Proc::start(
+        "lava-slave",
+        slave_command(lab, extra),
+        &lab.data_dir().join("slave.log"),
+    )
 }
 
 fn start_master(lab: &Lab, extra: &[&str]) -> Proc {
@@ -39,7 +43,12 @@ fn start_master(lab: &Lab, extra: &[&str]) -> Proc {
     command
         .arg("--data-dir")
         .arg(lab.data_dir())
-        .args(["--master-socket", &lab.master_url(), "--log-socket", &lab.log_url()])
+        .args([
+            "--master-socket",
+            &lab.master_url(),
+            "--log-socket",
+            &lab.log_url(),
+        ])
         .args(["--http", &format!("127.0.0.1:{}", common::free_port())])
         .args(["--level", "DEBUG"])
         .args(extra);
@@ -86,14 +95,20 @@ fn master_killed_mid_job_restarts_and_the_job_completes_once() {
     let mut master = start_master(&lab, &[]);
     let _slave = start_slave(&lab, &["--job-check-interval", "1"]);
     assert!(
-        eventually(Duration::from_secs(60), || lab.job_status(&job).0 == "Running"),
+        eventually(Duration::from_secs(60), || lab.job_status(&job).0
+            == "Running"),
         "the job never ran\n{}",
         logs(&lab)
     );
     master.kill9();
     std::thread::sleep(Duration::from_secs(2));
     let _master = start_master(&lab, &[]);
-    assert_eq!(lab.wait(&job, 90), 0, "job {job} did not complete\n{}", logs(&lab));
+    assert_eq!(
+        lab.wait(&job, 90),
+        0,
+        "job {job} did not complete\n{}",
+        logs(&lab)
+    );
     assert_eq!(runs(&lab, &job), 1, "the job ran once\n{}", logs(&lab));
     // END was acknowledged: the slave forgot the job and removed its work dir.
     let work = lab.data_dir().join("slave/tmp").join(&job);
@@ -112,19 +127,42 @@ fn canceling_a_job_whose_lava_run_ignores_term_ends_canceled() {
     let _master = start_master(&lab, &[]);
     let _slave = start_slave(
         &lab,
-        &["--job-check-interval", "1", "--cancel-term-again", "2", "--cancel-kill", "4"],
+        &[
+            "--job-check-interval",
+            "1",
+            "--cancel-term-again",
+            "2",
+            "--cancel-kill",
+            "4",
+        ],
     );
     assert!(
-        eventually(Duration::from_secs(60), || lab.job_status(&job).0 == "Running"),
+        eventually(Duration::from_secs(60), || lab.job_status(&job).0
+            == "Running"),
         "the job never ran\n{}",
         logs(&lab)
     );
     lab.admin_ok(&["jobs", "cancel", &job]);
-    assert_eq!(lab.wait(&job, 90), 1, "job {job} did not finish\n{}", logs(&lab));
-    assert_eq!(lab.job_status(&job), ("Finished".into(), "Canceled".into()), "{}", logs(&lab));
+    assert_eq!(
+        lab.wait(&job, 90),
+        1,
+        "job {job} did not finish\n{}",
+        logs(&lab)
+    );
+    assert_eq!(
+        lab.job_status(&job),
+        ("Finished".into(), "Canceled".into()),
+        "{}",
+        logs(&lab)
+    );
     // The device is free again: the next job runs.
     let next = lab.submit(&shell_job("hello", None));
-    assert_eq!(lab.wait(&next, 60), 0, "job {next} did not complete\n{}", logs(&lab));
+    assert_eq!(
+        lab.wait(&next, 60),
+        0,
+        "job {next} did not complete\n{}",
+        logs(&lab)
+    );
 }
 
 fn certificates(dir: &Path, name: &str) {
@@ -133,7 +171,11 @@ fn certificates(dir: &Path, name: &str) {
         .arg(dir)
         .output()
         .expect("lava-admin runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -172,7 +214,12 @@ fn curve_admits_only_slaves_whose_key_is_in_the_allow_list() {
             rogue_secret.to_str().unwrap_or_default(),
         ],
     );
-    assert_eq!(lab.wait(&job, 8), 2, "no job may run on a rogue slave\n{}", logs(&lab));
+    assert_eq!(
+        lab.wait(&job, 8),
+        2,
+        "no job may run on a rogue slave\n{}",
+        logs(&lab)
+    );
     let worker: serde_json::Value =
         serde_json::from_str(&lab.admin_ok(&["workers", "show", WORKER, "--json"])).expect("JSON");
     assert_eq!(worker["state"], "Offline", "{}", logs(&lab));
@@ -190,7 +237,15 @@ fn curve_admits_only_slaves_whose_key_is_in_the_allow_list() {
             secret.to_str().unwrap_or_default(),
         ],
     );
-    assert_eq!(lab.wait(&job, 60), 0, "job {job} did not complete\n{}", logs(&lab));
+    assert_eq!(
+        lab.wait(&job, 60),
+        0,
+        "job {job} did not complete\n{}",
+        logs(&lab)
+    );
     let log = lab.admin_ok(&["jobs", "logs", &job]);
-    assert!(log.contains(r#""case": "job", "definition": "lava", "result": "pass""#), "{log}");
+    assert!(
+        log.contains(r#""case": "job", "definition": "lava", "result": "pass""#),
+        "{log}"
+    );
 }

@@ -14,7 +14,11 @@ pub enum CertificatesCommand {
         /// The certificate's name: `master` for the master, the worker's hostname for a slave.
         name: String,
         /// Where to write them (LAVA's default directory).
-        #[arg(long, value_name = "DIR", default_value = "/etc/lava-dispatcher/certificates.d")]
+        #[arg(
+            long,
+            value_name = "DIR",
+            default_value = "/etc/lava-dispatcher/certificates.d"
+        )]
         directory: PathBuf,
     },
 }
