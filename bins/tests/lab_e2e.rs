@@ -249,3 +249,52 @@ fn curve_admits_only_slaves_whose_key_is_in_the_allow_list() {
         "{log}"
     );
 }
+
+fn worker_state(lab: &Lab) -> String {
+    let out = lab.admin(&["workers", "show", WORKER, "--json"]);
+    serde_json::from_slice::<serde_json::Value>(&out.stdout)
+        .ok()
+        .and_then(|w| w["state"].as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn signal(proc: &Proc, name: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(proc.child.id().to_string())
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{name} {}", proc.child.id());
+}
+
+#[test]
+fn a_silent_worker_goes_offline_after_60_s_and_comes_back() {
+    let lab = Lab::new();
+    lab.add_example_devices(WORKER);
+    let _master = start_master(&lab, &[]);
+    let slave = start_slave(&lab, &[]);
+    assert!(
+        eventually(Duration::from_secs(30), || worker_state(&lab) == "Online"),
+        "the worker never came online\n{}",
+        logs(&lab)
+    );
+    // Frozen: its connection stays up, but it says nothing.
+    signal(&slave, "STOP");
+    let frozen = Instant::now();
+    assert!(
+        eventually(Duration::from_secs(100), || worker_state(&lab) == "Offline"),
+        "the silent worker stayed online\n{}",
+        logs(&lab)
+    );
+    assert!(
+        frozen.elapsed() >= Duration::from_secs(55),
+        "offline only after 60 s of silence (LAVA's rule), not after {:?}",
+        frozen.elapsed()
+    );
+    signal(&slave, "CONT");
+    assert!(
+        eventually(Duration::from_secs(60), || worker_state(&lab) == "Online"),
+        "the worker did not come back online\n{}",
+        logs(&lab)
+    );
+}
