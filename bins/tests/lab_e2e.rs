@@ -14,28 +14,8 @@ use std::time::{Duration, Instant};
 
 const WORKER: &str = "e2e-worker";
 
-fn slave_command(lab: &Lab, extra: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lava-slave"));
-    command
-        .args(["--hostname", WORKER, "--master", &lab.master_url()])
-        .args(["--socket-addr", &lab.log_url()])
-        .arg("--slave-dir")
-        .arg(lab.data_dir().join("slave"))
-        .arg("--download-dir")
-        .arg(lab.data_dir().join("download"))
-        .arg("--lava-run")
-        .arg(lava_run_double())
-        .args(["--log-file", "-", "--level", "DEBUG"])
-        .args(extra);
-    command
-}
-
 fn start_slave(lab: &Lab, extra: &[&str]) -> Proc {
-    Proc::start(
-        "lava-slave",
-        slave_command(lab, extra),
-        &lab.data_dir().join("slave.log"),
-    )
+    lab.start_slave(WORKER, lava_run_double(), extra)
 }
 
 fn start_master(lab: &Lab, extra: &[&str]) -> Proc {
@@ -57,14 +37,6 @@ fn start_master(lab: &Lab, extra: &[&str]) -> Proc {
 
 fn with_mode(definition: String, mode: &str) -> String {
     format!("{definition}metadata:\n  lava-run-double: \"{mode}\"\n")
-}
-
-fn logs(lab: &Lab) -> String {
-    format!(
-        "master log:\n{}\nslave log:\n{}",
-        lab.master_log(),
-        std::fs::read_to_string(lab.data_dir().join("slave.log")).unwrap_or_default()
-    )
 }
 
 /// Polls `check` every 100 ms for at most `limit`.
@@ -98,7 +70,7 @@ fn master_killed_mid_job_restarts_and_the_job_completes_once() {
         eventually(Duration::from_secs(60), || lab.job_status(&job).0
             == "Running"),
         "the job never ran\n{}",
-        logs(&lab)
+        lab.logs()
     );
     master.kill9();
     std::thread::sleep(Duration::from_secs(2));
@@ -107,15 +79,15 @@ fn master_killed_mid_job_restarts_and_the_job_completes_once() {
         lab.wait(&job, 90),
         0,
         "job {job} did not complete\n{}",
-        logs(&lab)
+        lab.logs()
     );
-    assert_eq!(runs(&lab, &job), 1, "the job ran once\n{}", logs(&lab));
+    assert_eq!(runs(&lab, &job), 1, "the job ran once\n{}", lab.logs());
     // END was acknowledged: the slave forgot the job and removed its work dir.
     let work = lab.data_dir().join("slave/tmp").join(&job);
     assert!(
         eventually(Duration::from_secs(30), || !work.exists()),
         "END_OK reached the slave\n{}",
-        logs(&lab)
+        lab.logs()
     );
 }
 
@@ -140,20 +112,20 @@ fn canceling_a_job_whose_lava_run_ignores_term_ends_canceled() {
         eventually(Duration::from_secs(60), || lab.job_status(&job).0
             == "Running"),
         "the job never ran\n{}",
-        logs(&lab)
+        lab.logs()
     );
     lab.admin_ok(&["jobs", "cancel", &job]);
     assert_eq!(
         lab.wait(&job, 90),
         1,
         "job {job} did not finish\n{}",
-        logs(&lab)
+        lab.logs()
     );
     assert_eq!(
         lab.job_status(&job),
         ("Finished".into(), "Canceled".into()),
         "{}",
-        logs(&lab)
+        lab.logs()
     );
     // The device is free again: the next job runs.
     let next = lab.submit(&shell_job("hello", None));
@@ -161,7 +133,7 @@ fn canceling_a_job_whose_lava_run_ignores_term_ends_canceled() {
         lab.wait(&next, 60),
         0,
         "job {next} did not complete\n{}",
-        logs(&lab)
+        lab.logs()
     );
 }
 
@@ -218,11 +190,11 @@ fn curve_admits_only_slaves_whose_key_is_in_the_allow_list() {
         lab.wait(&job, 8),
         2,
         "no job may run on a rogue slave\n{}",
-        logs(&lab)
+        lab.logs()
     );
     let worker: serde_json::Value =
         serde_json::from_str(&lab.admin_ok(&["workers", "show", WORKER, "--json"])).expect("JSON");
-    assert_eq!(worker["state"], "Offline", "{}", logs(&lab));
+    assert_eq!(worker["state"], "Offline", "{}", lab.logs());
     rogue.stop(Duration::from_secs(5));
 
     // The allowed one runs the job, encrypted logs included.
@@ -241,7 +213,7 @@ fn curve_admits_only_slaves_whose_key_is_in_the_allow_list() {
         lab.wait(&job, 60),
         0,
         "job {job} did not complete\n{}",
-        logs(&lab)
+        lab.logs()
     );
     let log = lab.admin_ok(&["jobs", "logs", &job]);
     assert!(
@@ -276,7 +248,7 @@ fn a_silent_worker_goes_offline_after_60_s_and_comes_back() {
     assert!(
         eventually(Duration::from_secs(30), || worker_state(&lab) == "Online"),
         "the worker never came online\n{}",
-        logs(&lab)
+        lab.logs()
     );
     // Frozen: its connection stays up, but it says nothing.
     signal(&slave, "STOP");
@@ -284,7 +256,7 @@ fn a_silent_worker_goes_offline_after_60_s_and_comes_back() {
     assert!(
         eventually(Duration::from_secs(100), || worker_state(&lab) == "Offline"),
         "the silent worker stayed online\n{}",
-        logs(&lab)
+        lab.logs()
     );
     assert!(
         frozen.elapsed() >= Duration::from_secs(55),
@@ -295,6 +267,6 @@ fn a_silent_worker_goes_offline_after_60_s_and_comes_back() {
     assert!(
         eventually(Duration::from_secs(60), || worker_state(&lab) == "Online"),
         "the worker did not come back online\n{}",
-        logs(&lab)
+        lab.logs()
     );
 }

@@ -11,50 +11,6 @@ use common::{shell_job, Lab, Proc};
 use std::path::PathBuf;
 use std::process::Command;
 
-/// Makes the real slave runnable (once per target dir) and returns (python, lava-slave).
-fn real_slave() -> Option<(PathBuf, PathBuf)> {
-    // shared/ lies beside the checkout; LAVA_REFERENCE_DIR names it elsewhere.
-    let setup = match std::env::var_os("LAVA_REFERENCE_DIR") {
-        Some(dir) => PathBuf::from(dir).join("real-lava-slave-setup"),
-        None => common::repo_root()
-            .ancestors()
-            .map(|dir| dir.join("shared/reference/real-lava-slave-setup"))
-            .find(|path| path.exists())
-            .unwrap_or_else(|| {
-                common::repo_root().join("../shared/reference/real-lava-slave-setup")
-            }),
-    };
-    if !setup.exists() {
-        if std::env::var("LAVA_REAL_SLAVE").as_deref() == Ok("skip") {
-            eprintln!("LAVA_REAL_SLAVE=skip: the real LAVA slave is not tested");
-            return None;
-        }
-        panic!(
-            "the real LAVA 2020.05 slave is missing ({} not found): run the tests from a checkout \
-             beside shared/, or set LAVA_REAL_SLAVE=skip to skip this conformance test knowingly",
-            setup.display()
-        );
-    }
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("real-lava-slave");
-    let out = Command::new(&setup)
-        .arg(&dir)
-        .output()
-        .expect("cannot run real-lava-slave-setup");
-    assert!(
-        out.status.success(),
-        "real-lava-slave-setup failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    let value = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("{name}=")))
-            .map(PathBuf::from)
-            .unwrap_or_else(|| panic!("real-lava-slave-setup did not print {name}"))
-    };
-    Some((value("LAVA_SLAVE_PYTHON"), value("LAVA_SLAVE_SCRIPT")))
-}
-
 fn start_real_slave(lab: &Lab, hostname: &str, python: &PathBuf, script: &PathBuf) -> Proc {
     let slave_dir = lab.data_dir().join("slave");
     std::fs::create_dir_all(&slave_dir).expect("cannot create the slave dir");
@@ -82,7 +38,7 @@ fn start_real_slave(lab: &Lab, hostname: &str, python: &PathBuf, script: &PathBu
 
 #[test]
 fn real_lava_2020_05_slave_runs_jobs_for_lava_master() {
-    let Some((python, script)) = real_slave() else {
+    let Some((python, script)) = common::real_lava_slave() else {
         return;
     };
     let lab = Lab::new();

@@ -8,38 +8,13 @@
 mod common;
 mod slave_support;
 
-use std::process::Command;
-
-use common::{shell_job, Lab, Proc};
+use common::{shell_job, Lab};
 use slave_support::lava_run_double;
 
 const WORKER: &str = "rs-worker";
 
-fn start_slave(lab: &Lab) -> Proc {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lava-slave"));
-    command
-        .args(["--hostname", WORKER, "--master", &lab.master_url()])
-        .args(["--socket-addr", &lab.log_url()])
-        .arg("--slave-dir")
-        .arg(lab.data_dir().join("slave"))
-        .arg("--download-dir")
-        .arg(lab.data_dir().join("download"))
-        .arg("--lava-run")
-        .arg(lava_run_double())
-        .args(["--log-file", "-", "--level", "DEBUG"]);
-    Proc::start("lava-slave", command, &lab.data_dir().join("slave.log"))
-}
-
 fn with_mode(definition: String, mode: &str) -> String {
     format!("{definition}metadata:\n  lava-run-double: \"{mode}\"\n")
-}
-
-fn logs(lab: &Lab) -> String {
-    format!(
-        "master log:\n{}\nslave log:\n{}",
-        lab.master_log(),
-        std::fs::read_to_string(lab.data_dir().join("slave.log")).unwrap_or_default()
-    )
 }
 
 #[test]
@@ -49,21 +24,21 @@ fn jobs_run_to_the_end_on_the_lava_rs_slave() {
     let good = lab.submit(&shell_job("hello", None));
     let failing = lab.submit(&with_mode(shell_job("hello", None), "fail"));
     let _master = lab.start_master();
-    let _slave = start_slave(&lab);
+    let _slave = lab.start_slave(WORKER, lava_run_double(), &[]);
 
     for id in [&good, &failing] {
         let code = lab.wait(id, 60);
         assert!(
             code == 0 || code == 1,
             "job {id}: jobs wait exit {code}\n{}",
-            logs(&lab)
+            lab.logs()
         );
     }
     assert_eq!(
         lab.job_status(&good),
         ("Finished".into(), "Complete".into()),
         "{}",
-        logs(&lab)
+        lab.logs()
     );
     let log = lab.admin_ok(&["jobs", "logs", &good]);
     assert!(
@@ -74,7 +49,7 @@ fn jobs_run_to_the_end_on_the_lava_rs_slave() {
         lab.job_status(&failing),
         ("Finished".into(), "Incomplete".into()),
         "{}",
-        logs(&lab)
+        lab.logs()
     );
 }
 
@@ -84,7 +59,7 @@ fn a_job_survives_a_kill_9_of_the_slave() {
     lab.add_example_devices(WORKER);
     let id = lab.submit(&with_mode(shell_job("hello", None), "pass:4"));
     let _master = lab.start_master();
-    let mut slave = start_slave(&lab);
+    let mut slave = lab.start_slave(WORKER, lava_run_double(), &[]);
     let table = lab.data_dir().join("slave").join("db.sqlite3");
     // Wait (bounded) until the job's row exists, i.e. lava-run was started.
     let started = (0..400).any(|_| {
@@ -99,12 +74,12 @@ fn a_job_survives_a_kill_9_of_the_slave() {
         }
         running
     });
-    assert!(started, "the job never started\n{}", logs(&lab));
+    assert!(started, "the job never started\n{}", lab.logs());
     slave.kill9();
-    let _slave = start_slave(&lab);
+    let _slave = lab.start_slave(WORKER, lava_run_double(), &[]);
 
     let code = lab.wait(&id, 60);
-    assert_eq!(code, 0, "job {id}: jobs wait exit {code}\n{}", logs(&lab));
+    assert_eq!(code, 0, "job {id}: jobs wait exit {code}\n{}", lab.logs());
     let slave_log = std::fs::read_to_string(lab.data_dir().join("slave.log")).unwrap_or_default();
     assert_eq!(
         slave_log.matches("lava-run started").count(),

@@ -165,6 +165,33 @@ impl Lab {
         Proc::start("lava-master", command, &self.data_dir().join("master.log"))
     }
 
+    /// Starts `lava-slave` as `worker` on this lab with `lava_run` as its lava-run; `extra`
+    /// options follow LAVA's.
+    pub fn start_slave(&self, worker: &str, lava_run: &Path, extra: &[&str]) -> Proc {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lava-slave"));
+        command
+            .args(["--hostname", worker, "--master", &self.master_url()])
+            .args(["--socket-addr", &self.log_url()])
+            .arg("--slave-dir")
+            .arg(self.data_dir().join("slave"))
+            .arg("--download-dir")
+            .arg(self.data_dir().join("download"))
+            .arg("--lava-run")
+            .arg(lava_run)
+            .args(["--log-file", "-", "--level", "DEBUG"])
+            .args(extra);
+        Proc::start("lava-slave", command, &self.data_dir().join("slave.log"))
+    }
+
+    /// The master's and the slave's logs, for failure messages.
+    pub fn logs(&self) -> String {
+        format!(
+            "master log:\n{}\nslave log:\n{}",
+            self.master_log(),
+            std::fs::read_to_string(self.data_dir().join("slave.log")).unwrap_or_default()
+        )
+    }
+
     /// The master's log so far, for failure messages.
     pub fn master_log(&self) -> String {
         std::fs::read_to_string(self.data_dir().join("master.log")).unwrap_or_default()
@@ -224,4 +251,49 @@ pub fn shell_job(command: &str, context: Option<&str>) -> String {
         job.push_str(context);
     }
     job
+}
+
+/// Makes LAVA 2020.05's real slave runnable (once per target dir, with
+/// `shared/reference/real-lava-slave-setup` beside the checkout, or `LAVA_REFERENCE_DIR`) and
+/// returns (python, lava-slave script). `None` when `LAVA_REAL_SLAVE=skip`; a panic naming
+/// what is missing otherwise.
+pub fn real_lava_slave() -> Option<(PathBuf, PathBuf)> {
+    // shared/ lies beside the checkout; LAVA_REFERENCE_DIR names it elsewhere.
+    let setup = match std::env::var_os("LAVA_REFERENCE_DIR") {
+        Some(dir) => PathBuf::from(dir).join("real-lava-slave-setup"),
+        None => repo_root()
+            .ancestors()
+            .map(|dir| dir.join("shared/reference/real-lava-slave-setup"))
+            .find(|path| path.exists())
+            .unwrap_or_else(|| repo_root().join("../shared/reference/real-lava-slave-setup")),
+    };
+    if !setup.exists() {
+        if std::env::var("LAVA_REAL_SLAVE").as_deref() == Ok("skip") {
+            eprintln!("LAVA_REAL_SLAVE=skip: the real LAVA slave is not tested");
+            return None;
+        }
+        panic!(
+            "the real LAVA 2020.05 slave is missing ({} not found): run the tests from a checkout \
+             beside shared/, or set LAVA_REAL_SLAVE=skip to skip this conformance test knowingly",
+            setup.display()
+        );
+    }
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("real-lava-slave");
+    let out = Command::new(&setup)
+        .arg(&dir)
+        .output()
+        .expect("cannot run real-lava-slave-setup");
+    assert!(
+        out.status.success(),
+        "real-lava-slave-setup failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .map(PathBuf::from)
+            .unwrap_or_else(|| panic!("real-lava-slave-setup did not print {name}"))
+    };
+    Some((value("LAVA_SLAVE_PYTHON"), value("LAVA_SLAVE_SCRIPT")))
 }
