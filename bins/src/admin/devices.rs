@@ -343,11 +343,7 @@ pub fn run_devices(args: DevicesArgs, lab: LabArgs) -> Result<(), AdminError> {
         let text = read(file)?;
         let device = block_on(async {
             let store = lab.open().await?;
-            store
-                .device(hostname)
-                .await
-                .map_err(store_error)?
-                .ok_or_else(|| AdminError::Input(format!("device {hostname} does not exist")))
+            existing_device(&*store, hostname).await
         })?;
         let renderer = renderer(&config);
         let yaml = renderer
@@ -413,13 +409,7 @@ pub fn run_devices(args: DevicesArgs, lab: LabArgs) -> Result<(), AdminError> {
                 tags,
                 description,
             } => {
-                let current = store
-                    .device(&hostname)
-                    .await
-                    .map_err(store_error)?
-                    .ok_or_else(|| {
-                        AdminError::Input(format!("device {hostname} does not exist"))
-                    })?;
+                let current = existing_device(&*store, &hostname).await?;
                 let mut set = ChangeSet::new()
                     .require(Precondition::DeviceState(hostname.clone(), current.state))
                     .require(Precondition::DeviceHealth(hostname.clone(), current.health));
@@ -470,13 +460,7 @@ pub fn run_devices(args: DevicesArgs, lab: LabArgs) -> Result<(), AdminError> {
                 }
             }
             DevicesCommand::Show { hostname } => {
-                let d = store
-                    .device(&hostname)
-                    .await
-                    .map_err(store_error)?
-                    .ok_or_else(|| {
-                        AdminError::Input(format!("device {hostname} does not exist"))
-                    })?;
+                let d = existing_device(&*store, &hostname).await?;
                 print_json(&device_json(&d));
             }
             DevicesCommand::Dict(DictCommand::Get { hostname }) => {
@@ -485,13 +469,7 @@ pub fn run_devices(args: DevicesArgs, lab: LabArgs) -> Result<(), AdminError> {
             }
             DevicesCommand::Dict(DictCommand::Render { hostname, context }) => {
                 let config = lab.dispatcher_config()?;
-                let device = store
-                    .device(&hostname)
-                    .await
-                    .map_err(store_error)?
-                    .ok_or_else(|| {
-                        AdminError::Input(format!("device {hostname} does not exist"))
-                    })?;
+                let device = existing_device(&*store, &hostname).await?;
                 let context = match context {
                     Some(path) => {
                         JobContext::from_yaml(&read(&path)?, &path.display().to_string())?
@@ -510,6 +488,18 @@ pub fn run_devices(args: DevicesArgs, lab: LabArgs) -> Result<(), AdminError> {
         }
         Ok(())
     })
+}
+
+/// The device, or an error saying it does not exist.
+async fn existing_device(
+    store: &dyn lava_store::Store,
+    hostname: &str,
+) -> Result<Device, AdminError> {
+    store
+        .device(hostname)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| AdminError::Input(format!("device {hostname} does not exist")))
 }
 
 fn renderer(config: &Path) -> Renderer {
