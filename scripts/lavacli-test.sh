@@ -11,6 +11,10 @@
 # created by `lava-admin users add` / `lava-admin tokens add`: lavacli then drives the
 # real store and the real dispatcher-config tree (a `base.jinja2` is installed in an extra
 # --device-types dir, as /usr/share/lava-server/device-types holds it on a LAVA server).
+# When the reference tree is beside the checkout (shared/reference, or LAVA_REFERENCE_DIR),
+# LAVA 2020.05's own lava-slave and lava-run then run a job submitted with lavacli, and
+# `jobs wait`, `jobs show` and `jobs logs` follow it to the end; without it, that part is
+# skipped with a message.
 #
 # `--fake` (or LAVACLI_TEST_BACKEND=fake) builds and starts `api_fake_server` instead (the
 # API over the in-memory fake backend). To test another server, set
@@ -54,7 +58,12 @@ LAVACLI="$VENV/bin/lavacli"
 WORK="$(mktemp -d)"
 DATA=""
 SERVER_PID=""
+SLAVE_PID=""
 cleanup() {
+    if [ -n "$SLAVE_PID" ]; then
+        kill "$SLAVE_PID" 2>/dev/null
+        wait "$SLAVE_PID" 2>/dev/null
+    fi
     if [ -n "$SERVER_PID" ]; then
         kill "$SERVER_PID" 2>/dev/null
         wait "$SERVER_PID" 2>/dev/null
@@ -110,8 +119,10 @@ BASE
         python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
     }
     HTTP_PORT="$(free_port)"
+    CONTROL_URL="tcp://127.0.0.1:$(free_port)"
+    LOG_URL="tcp://127.0.0.1:$(free_port)"
     target/debug/lava-master --data-dir "$DATA" \
-        --master-socket "tcp://127.0.0.1:$(free_port)" --log-socket "tcp://127.0.0.1:$(free_port)" \
+        --master-socket "$CONTROL_URL" --log-socket "$LOG_URL" \
         --http "127.0.0.1:$HTTP_PORT" --slaves-certs "$DATA/certificates.d" \
         --device-types "$SHARE" --level DEBUG \
         >"$WORK/server.out" 2>"$WORK/server.err" &
@@ -306,6 +317,51 @@ if [ -n "${DATA:-}" ]; then
         expect "$OUT" '  "state": "Finished",' '  "health": "Canceled",'
     else
         fail "lava-admin jobs show failed"
+    fi
+fi
+
+# --- the real master with LAVA 2020.05's own lava-slave: a job runs, lavacli waits ----------
+# The slave and lava-run come from the reference tree beside the checkout (as for the
+# real_lava_slave cargo test); without it this part is skipped, saying so.
+reference_setup() {
+    if [ -n "${LAVA_REFERENCE_DIR:-}" ]; then
+        echo "$LAVA_REFERENCE_DIR/real-lava-slave-setup"
+        return
+    fi
+    local dir
+    dir="$(pwd)"
+    while [ "$dir" != / ]; do
+        if [ -x "$dir/shared/reference/real-lava-slave-setup" ]; then
+            echo "$dir/shared/reference/real-lava-slave-setup"
+            return
+        fi
+        dir="$(dirname "$dir")"
+    done
+}
+SETUP="$(reference_setup)"
+if [ -n "${DATA:-}" ] && [ -z "$SETUP" ]; then
+    echo "skip a job on the real LAVA slave: shared/reference/real-lava-slave-setup not found"
+elif [ -n "${DATA:-}" ]; then
+    CURRENT="real lava-slave setup"
+    if eval "$("$SETUP" target/tmp/real-lava-slave 2>"$ERR")"; then
+        # Added before the slave says HELLO (the master would add it then otherwise).
+        run "workers add (for the slave)" 0 workers add lavacli-worker && pass
+        mkdir -p "$WORK/slave"
+        "$LAVA_SLAVE_PYTHON" -W ignore "$LAVA_SLAVE_SCRIPT" --hostname lavacli-worker \
+            --master "$CONTROL_URL" --socket-addr "$LOG_URL" \
+            --slave-dir "$WORK/slave" --log-file - --level DEBUG >"$WORK/slave.log" 2>&1 &
+        SLAVE_PID=$!
+        run "device-types add shell" 0 device-types add shell && pass
+        run "device-types template set shell" 0 device-types template set shell examples/lab/device-types/shell.jinja2 && pass
+        run "devices add shell-01" 0 devices add --type shell --worker lavacli-worker shell-01 && pass
+        run "devices dict set shell-01" 0 devices dict set shell-01 examples/lab/devices/shell-01.jinja2 && pass
+        run "jobs submit (shell)" 0 --identity user jobs submit examples/lab/job.yaml && expect "$OUT" "3"
+        run "jobs wait" 0 jobs wait --polling 1 --timeout 120 3 && pass
+        run "jobs show (complete)" 0 jobs show 3 &&
+            expect "$OUT" "state       : Finished" "Health      : Complete" "device      : shell-01"
+        run "jobs logs" 0 jobs logs 3 && expect_contains "$OUT" "hello from lava-rs"
+    else
+        fail "$SETUP failed"
     fi
 fi
 
