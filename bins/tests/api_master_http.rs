@@ -392,7 +392,47 @@ fn jobs_submit_show_cancel() {
     assert_eq!(text_of(&results), "[]\n");
     let fault = api.fault(None, "scheduler.jobs.show", &[Value::Int(id + 100)]);
     assert_eq!(fault.code, 404, "{fault}");
+
+    // A multinode group answers each sub-job by the id lava-admin and the API take.
+    let ids = api.ok(Some(&api.bob), "scheduler.jobs.submit", &[s(MULTINODE)]);
+    let Value::Array(ids) = ids else {
+        panic!("multinode submit answered {ids:?}");
+    };
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    for sub in &ids {
+        let Value::String(sub) = sub else {
+            panic!("a sub-job id is not a string: {sub:?}");
+        };
+        let shown: serde_json::Value =
+            serde_json::from_str(&api.lab.admin_ok(&["jobs", "show", sub, "--json"]))
+                .expect("JSON");
+        assert_eq!(shown["state"], "Submitted", "{shown}");
+        assert!(shown["multinode_role"].is_string(), "{shown}");
+    }
 }
+
+const MULTINODE: &str = "\
+job_name: client-server
+visibility: public
+timeouts:
+  job:
+    minutes: 30
+protocols:
+  lava-multinode:
+    timeout:
+      minutes: 10
+    roles:
+      server:
+        device_type: shell
+        count: 1
+      client:
+        device_type: shell
+        count: 2
+actions:
+- command:
+    name: hello
+    role: [server, client]
+";
 
 #[test]
 fn stops_on_sigterm_and_refuses_a_busy_address() {

@@ -468,9 +468,11 @@ impl Backend for StoreBackend {
             .map_err(store_error)?
             .is_some_and(|job| job.multinode.is_some());
         if multinode {
-            // LAVA names sub-jobs after the first one's id: 12.0, 12.1, …
-            let sub_ids = (0..ids.len()).map(|i| format!("{first}.{i}")).collect();
-            Ok(Submitted::Multinode(sub_ids))
+            // LAVA answers `12.0, 12.1, …`; lava-rs does not look sub-ids up (docs/api.md),
+            // so each sub-job is answered by the id that `jobs show` and `jobs cancel` take.
+            Ok(Submitted::Multinode(
+                ids.iter().map(ToString::to_string).collect(),
+            ))
         } else {
             Ok(Submitted::Job(first))
         }
