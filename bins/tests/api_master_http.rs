@@ -53,16 +53,19 @@ fn master_command(lab: &Lab, http: &str) -> Command {
 
 impl ApiLab {
     fn start() -> ApiLab {
+        Self::start_with(&[])
+    }
+
+    /// Starts the master with `extra` arguments after the usual ones.
+    fn start_with(extra: &[&str]) -> ApiLab {
         let lab = Lab::new();
         let admin = user_with_token(&lab, "admin", true);
         let bob = user_with_token(&lab, "bob", false);
         let eve = user_with_token(&lab, "eve", false);
         let http: SocketAddr = lab.http_addr().parse().expect("an address");
-        let mut master = Proc::start(
-            "lava-master",
-            master_command(&lab, &http.to_string()),
-            &lab.data_dir().join("master.log"),
-        );
+        let mut command = master_command(&lab, &http.to_string());
+        command.args(extra);
+        let mut master = Proc::start("lava-master", command, &lab.data_dir().join("master.log"));
         // Wait for the API to accept connections (or for the master to give up).
         for _ in 0..400 {
             if TcpStream::connect(http).is_ok() {
@@ -96,9 +99,11 @@ impl ApiLab {
         }
         head.push_str("\r\n");
         stream.write_all(head.as_bytes()).expect("cannot send");
-        stream.write_all(body.as_bytes()).expect("cannot send");
-        let mut raw = String::new();
-        stream.read_to_string(&mut raw).expect("cannot read");
+        // The server may answer (and close) before reading a body it refuses.
+        let _ = stream.write_all(body.as_bytes());
+        let mut raw = Vec::new();
+        let _ = stream.read_to_end(&mut raw);
+        let raw = String::from_utf8_lossy(&raw);
         let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP response");
         let status = head
             .split(' ')
@@ -183,13 +188,54 @@ fn identity_and_authentication() {
     // A plain user may not administer the lab.
     let fault = api.fault(Some(&api.bob), "scheduler.workers.add", &[s("w9")]);
     assert_eq!(fault.code, 403, "{fault}");
-    // Malformed requests are faults and the master keeps serving.
+    // Malformed and oversized requests are faults and the master keeps serving.
     let (status, body) = api.post(None, "<methodCall><methodName>");
     assert_eq!(status, 200);
     assert!(parse_response(body.as_bytes())
         .expect("a response")
         .is_err());
+    let huge = format!(
+        "<methodCall><methodName>system.version</methodName><params><param><value><string>{}</string></value></param></params></methodCall>",
+        "x".repeat(lava_bins::api::DEFAULT_BODY_LIMIT)
+    );
+    let (status, body) = api.post(None, &huge);
+    assert_eq!(status, 200);
+    assert!(parse_response(body.as_bytes())
+        .expect("a response")
+        .is_err());
     assert_eq!(api.ok(None, "system.version", &[]), s("2020.05"));
+}
+
+#[test]
+fn templates_are_read_from_extra_dirs_and_written_to_the_lab() {
+    let extra = tempfile::tempdir().expect("no temp dir");
+    std::fs::write(extra.path().join("vendor.jinja2"), "vendor: 1\n").expect("cannot write");
+    let extra_dir = extra.path().to_str().expect("a UTF-8 path");
+    let api = ApiLab::start_with(&["--device-types", extra_dir]);
+    let admin = Some(&api.admin);
+    let got = api.ok(admin, "scheduler.device_types.get_template", &[s("vendor")]);
+    assert_eq!(text_of(&got), "vendor: 1\n");
+    // The lab's own copy wins over the shipped one, which is never overwritten.
+    api.ok(
+        admin,
+        "scheduler.device_types.set_template",
+        &[s("vendor"), s("vendor: 2\n")],
+    );
+    let got = api.ok(admin, "scheduler.device_types.get_template", &[s("vendor")]);
+    assert_eq!(text_of(&got), "vendor: 2\n");
+    assert_eq!(
+        std::fs::read_to_string(extra.path().join("vendor.jinja2")).unwrap(),
+        "vendor: 1\n"
+    );
+    let fault = api.fault(admin, "scheduler.device_types.get_template", &[s("nope")]);
+    assert_eq!(fault.code, 404, "{fault}");
+    // A worker's dispatcher configuration in LAVA's older place is read too.
+    api.ok(admin, "scheduler.workers.add", &[s("old-worker")]);
+    let old = api.config_file("dispatcher.d/old-worker.yaml");
+    std::fs::create_dir_all(old.parent().unwrap()).unwrap();
+    std::fs::write(&old, "dispatcher_ip: 192.0.2.9\n").unwrap();
+    let got = api.ok(admin, "scheduler.workers.get_config", &[s("old-worker")]);
+    assert_eq!(text_of(&got), "dispatcher_ip: 192.0.2.9\n");
 }
 
 #[test]
@@ -409,6 +455,24 @@ fn jobs_submit_show_cancel() {
         assert_eq!(shown["state"], "Submitted", "{shown}");
         assert!(shown["multinode_role"].is_string(), "{shown}");
     }
+
+    // Pages, newest first, the same for an admin (paged in the store) and a user.
+    let page = |who| {
+        let listed = api.ok(
+            Some(who),
+            "scheduler.jobs.list",
+            &[Value::Nil, Value::Nil, Value::Int(1), Value::Int(2)],
+        );
+        let Value::Array(jobs) = listed else {
+            panic!("jobs.list answered {listed:?}");
+        };
+        jobs.iter()
+            .map(|job| member(job, "id").clone())
+            .collect::<Vec<_>>()
+    };
+    let expected = vec![Value::Int(id + 2), Value::Int(id + 1)];
+    assert_eq!(page(&api.admin), expected);
+    assert_eq!(page(&api.eve), expected);
 }
 
 const MULTINODE: &str = "\
