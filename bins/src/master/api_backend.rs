@@ -260,10 +260,10 @@ impl StoreBackend {
 }
 
 /// Retries `attempt` while it meets a store conflict (the master moved the row).
-async fn with_retries<'a, F, Fut>(what: &str, mut attempt: F) -> BackendResult<()>
+async fn with_retries<F, Fut>(what: &str, mut attempt: F) -> BackendResult<()>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = BackendResult<Result<(), StoreError>>> + 'a,
+    Fut: std::future::Future<Output = BackendResult<Result<(), StoreError>>>,
 {
     let mut last = None;
     for _ in 0..CONFLICT_RETRIES {
@@ -857,6 +857,96 @@ mod tests {
         assert!(check_worker_yaml("w", WorkerFile::Config, "a: [\n").is_err());
         // A certificate is not YAML.
         assert!(check_worker_yaml("w", WorkerFile::Certificate, "- [\n").is_ok());
+    }
+
+    fn lab() -> (tempfile::TempDir, StoreBackend) {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = LabPaths {
+            dispatcher_config: dir.path().join("dispatcher-config"),
+            extra_device_types: Vec::new(),
+            dispatcher_d: dir.path().join("dispatcher.d"),
+            slaves_certs: dir.path().join("certs"),
+            output_root: dir.path().to_path_buf(),
+        };
+        let backend = StoreBackend::new(Arc::new(lava_store::MemoryStore::new()), paths);
+        (dir, backend)
+    }
+
+    async fn submitted_job(backend: &StoreBackend) -> Job {
+        let device_type = DeviceType {
+            name: "shell".into(),
+            health_check_definition: None,
+            health_frequency: 24,
+            health_denominator: lava_core::model::HealthDenominator::Hours,
+            disable_health_check: false,
+            display: true,
+            description: String::new(),
+        };
+        backend.add_device_type(device_type).await.unwrap();
+        let bob = User {
+            username: "bob".into(),
+            is_admin: false,
+        };
+        let definition = "device_type: shell\njob_name: t\nvisibility: public\ntimeouts:\n  job:\n    minutes: 5\nactions:\n- command:\n    name: hello\n";
+        let Submitted::Job(id) = backend.submit_job(&bob, definition).await.unwrap() else {
+            panic!("not a single job");
+        };
+        backend.job(id).await.unwrap().unwrap()
+    }
+
+    #[tokio::test]
+    async fn logs_are_read_where_the_master_writes_them() {
+        let (dir, backend) = lab();
+        let job = submitted_job(&backend).await;
+        assert_eq!(backend.job_logs(job.id, 0, None).await.unwrap(), "");
+        let out = job_output_dir(dir.path(), job.id, job.submit_time.as_secs());
+        let mut log = crate::master::job_output::JobLog::open(&out).unwrap();
+        for n in 0..4 {
+            log.append(&format!("{{dt: t{n}, lvl: info, msg: line {n}}}"))
+                .unwrap();
+        }
+        assert_eq!(
+            backend.job_logs(job.id, 1, Some(3)).await.unwrap(),
+            "- {dt: t1, lvl: info, msg: line 1}\n- {dt: t2, lvl: info, msg: line 2}\n"
+        );
+        assert_eq!(
+            backend.job_logs(job.id, 3, None).await.unwrap(),
+            "- {dt: t3, lvl: info, msg: line 3}\n"
+        );
+        assert!(matches!(
+            backend.job_logs(job.id + 1, 0, None).await,
+            Err(BackendError::NotFound(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn results_are_a_yaml_list_of_test_cases() {
+        let (_dir, backend) = lab();
+        let job = submitted_job(&backend).await;
+        assert_eq!(backend.job_results_yaml(job.id).await.unwrap(), "[]\n");
+        let case = TestCase {
+            suite: "lava".into(),
+            test_set: None,
+            name: "job".into(),
+            result: lava_store::TestResult::Pass,
+            measurement: None,
+            units: String::new(),
+            metadata: Some("level: '1.2'\nresult: pass\n".into()),
+            logged: job.submit_time,
+            start_log_line: Some(4),
+            end_log_line: None,
+        };
+        backend.store.add_test_cases(job.id, &[case]).await.unwrap();
+        let yaml = backend.job_results_yaml(job.id).await.unwrap();
+        let parsed: serde_json::Value = serde_saphyr::from_str(&yaml).unwrap();
+        let first = &parsed[0];
+        assert_eq!(first["job"], job.id.to_string(), "{yaml}");
+        assert_eq!(first["suite"], "lava");
+        assert_eq!(first["name"], "job");
+        assert_eq!(first["result"], "pass");
+        assert_eq!(first["level"], "1.2");
+        assert_eq!(first["log_start_line"], "4");
+        assert_eq!(first["log_end_line"], serde_json::Value::Null);
     }
 
     #[test]
