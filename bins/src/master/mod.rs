@@ -1,5 +1,7 @@
-//! The master daemon's I/O: job output files and the per-worker files START carries.
+//! The master daemon's I/O: job output files, the per-worker files START carries, and the
+//! XML-RPC API's backend over the real lab.
 
+pub mod api_backend;
 pub mod daemon;
 pub mod job_output;
 pub mod options;

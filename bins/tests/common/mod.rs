@@ -88,6 +88,9 @@ pub struct Lab {
     pub control_port: u16,
     /// The master's log port.
     pub log_port: u16,
+    /// The master's XML-RPC API port (`--http`), so that masters of parallel tests do not
+    /// all want LAVA's default 127.0.0.1:8000.
+    pub http_port: u16,
 }
 
 impl Lab {
@@ -109,6 +112,7 @@ impl Lab {
             dir,
             control_port: free_port(),
             log_port: free_port(),
+            http_port: free_port(),
         }
     }
 
@@ -125,6 +129,11 @@ impl Lab {
     /// `tcp://127.0.0.1:<log port>`.
     pub fn log_url(&self) -> String {
         format!("tcp://127.0.0.1:{}", self.log_port)
+    }
+
+    /// `127.0.0.1:<http port>`: where the master serves /RPC2.
+    pub fn http_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.http_port)
     }
 
     /// Runs lava-admin against this lab.
@@ -160,6 +169,8 @@ impl Lab {
                 &self.master_url(),
                 "--log-socket",
                 &self.log_url(),
+                "--http",
+                &self.http_addr(),
             ])
             .args(["--level", "DEBUG"]);
         Proc::start("lava-master", command, &self.data_dir().join("master.log"))
