@@ -335,32 +335,49 @@ impl MasterDaemon {
         Ok(())
     }
 
+    /// Changes a worker row. Admins (lava-admin, the API) write the same row: the change is
+    /// applied only if the worker's health is still what was read, and retried on a conflict,
+    /// so a health change made meanwhile is never undone. (The store has no precondition on
+    /// description or job limit: an edit of those that lands between this read and write is
+    /// lost, a one-round-trip window.)
     async fn update_worker(
         &self,
         hostname: &str,
         change: impl Fn(&mut Worker),
     ) -> Result<(), MasterDaemonError> {
-        match self.store.worker(hostname).await? {
-            Some(mut worker) => {
-                change(&mut worker);
-                self.store.apply(&ChangeSet::new().worker(worker)).await?;
-            }
-            None => {
-                // LAVA creates the worker on its first valid message.
-                let mut worker = Worker {
-                    hostname: hostname.to_owned(),
-                    state: WorkerState::Offline,
-                    health: WorkerHealth::Active,
-                    description: format!("Created by lava-master ({})", lab::now()),
-                    job_limit: 0,
-                    last_ping: None,
-                    version: None,
-                };
-                change(&mut worker);
-                self.store.add_worker(&worker).await?;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let result = match self.store.worker(hostname).await? {
+                Some(mut worker) => {
+                    let read = worker.health;
+                    change(&mut worker);
+                    let set = ChangeSet::new()
+                        .require(Precondition::WorkerHealth(hostname.to_owned(), read))
+                        .worker(worker);
+                    self.store.apply(&set).await.map(|_| ())
+                }
+                None => {
+                    // LAVA creates the worker on its first valid message.
+                    let mut worker = Worker {
+                        hostname: hostname.to_owned(),
+                        state: WorkerState::Offline,
+                        health: WorkerHealth::Active,
+                        description: format!("Created by lava-master ({})", lab::now()),
+                        job_limit: 0,
+                        last_ping: None,
+                        version: None,
+                    };
+                    change(&mut worker);
+                    self.store.add_worker(&worker).await
+                }
+            };
+            match result {
+                Ok(()) => return Ok(()),
+                Err(StoreError::Conflict(_)) if attempts < 5 => continue,
+                Err(e) => return Err(e.into()),
             }
         }
-        Ok(())
     }
 
     async fn job_running(&mut self, job_id: JobId) -> Result<(), MasterDaemonError> {
