@@ -284,12 +284,16 @@ run "jobs logs --no-follow" 0 jobs logs --no-follow 1 && pass
 run "jobs cancel" 0 jobs cancel 1 && pass
 run "jobs show (canceled)" 0 jobs show 1 && expect "$OUT" "state       : Finished" "Health      : Canceled"
 run "devices update --health GOOD" 0 devices update --health GOOD qemu01 && pass
-run "jobs submit (to run)" 0 --identity user jobs submit "$WORK/job.yaml" && expect "$OUT" "2"
-run "jobs wait" 0 jobs wait --polling 1 --timeout 60 2 && pass
-run "jobs show (complete)" 0 jobs show 2 &&
-    expect "$OUT" "device      : qemu01" "state       : Finished" "Health      : Complete"
-run "jobs logs" 0 jobs logs --raw 2 && expect_contains "$OUT" '"lvl": "info", "msg": "Job finished correctly"'
-run "results" 0 results 2 && pass
+# The fake plays scheduler and slave: job 2 runs on qemu01. Against the real master, the
+# run of a job is checked below with LAVA's own slave on the shell device.
+if [ "$BACKEND" = fake ]; then
+    run "jobs submit (to run)" 0 --identity user jobs submit "$WORK/job.yaml" && expect "$OUT" "2"
+    run "jobs wait" 0 jobs wait --polling 1 --timeout 60 2 && pass
+    run "jobs show (complete)" 0 jobs show 2 &&
+        expect "$OUT" "device      : qemu01" "state       : Finished" "Health      : Complete"
+    run "jobs logs" 0 jobs logs --raw 2 && expect_contains "$OUT" '"lvl": "info", "msg": "Job finished correctly"'
+    run "results" 0 results 2 && pass
+fi
 run "jobs show (unknown)" 1 jobs show 999 && expect_contains "$ERR" "Fault 404: \"Job '999' was not found.\""
 run "jobs submit (invalid)" 1 jobs submit "$WORK/env.yaml" && expect_contains "$ERR" "Fault 400"
 
