@@ -1,0 +1,30 @@
+"""lava-rs: LAVA's master/slave core in Rust, for Django LAVA and pytest harnesses.
+
+Submodules: :mod:`lava_rs.templates` (device dictionaries), :mod:`lava_rs.jobs` (job
+definitions), :mod:`lava_rs.protocol` (control messages and log records as pyzmq frames).
+Every error raised is a subclass of :class:`LavaError`.
+"""
+
+from .lava_rs import (
+    FrameError,
+    JobDefinitionError,
+    LavaError,
+    LogError,
+    TemplateError,
+    __version__,
+    jobs,
+    protocol,
+    templates,
+)
+
+__all__ = [
+    "FrameError",
+    "JobDefinitionError",
+    "LavaError",
+    "LogError",
+    "TemplateError",
+    "__version__",
+    "jobs",
+    "protocol",
+    "templates",
+]
