@@ -187,3 +187,26 @@ pub fn log_field(py: Python<'_>, message: &str) -> PyErr {
     let attrs = [("frame", None::<usize>.into_bound_py_any(py))];
     build(py, LogError::new_err(message.to_owned()), attrs)
 }
+
+pyo3::create_exception!(
+    lava_rs,
+    SchedulerError,
+    LavaError,
+    "A scheduler snapshot given from Python that is not well formed.\n\n\
+     Attributes: `field` (where in the snapshot, e.g. `devices[2].state`)."
+);
+
+/// Registers the scheduler's exception (kept apart so the scheduler module owns it).
+pub fn register_scheduler(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("SchedulerError", m.py().get_type::<SchedulerError>())
+}
+
+/// `lava_rs.SchedulerError` naming the place in the snapshot at fault.
+pub fn snapshot(py: Python<'_>, field: &str, message: &str) -> PyErr {
+    let attrs = [("field", field.into_bound_py_any(py))];
+    build(
+        py,
+        SchedulerError::new_err(format!("snapshot {field}: {message}")),
+        attrs,
+    )
+}

@@ -1,7 +1,8 @@
 //! The Python module `lava_rs`: the lava-rs core for Django LAVA and pytest harnesses.
 //!
 //! Submodules: `templates` (device dictionaries), `jobs` (job definitions), `protocol`
-//! (control messages and log records as pyzmq frames). Every error is a subclass of
+//! (control messages and log records as pyzmq frames), `scheduler` (one scheduling pass
+//! over plain Python data). Every error is a subclass of
 //! `lava_rs.LavaError` carrying the details (file, line, field, frame) as attributes.
 //! CPU-heavy calls (rendering, parsing) run with the GIL released.
 //!
@@ -14,6 +15,7 @@ mod convert;
 mod errors;
 mod jobs;
 mod protocol;
+mod scheduler;
 mod templates;
 
 /// Adds `sub` as `lava_rs.<name>` and registers it in `sys.modules`, so that both
@@ -36,5 +38,7 @@ fn lava_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     add_submodule(m, &templates::module(py)?)?;
     add_submodule(m, &jobs::module(py)?)?;
     add_submodule(m, &protocol::module(py)?)?;
+    errors::register_scheduler(m)?;
+    add_submodule(m, &scheduler::module(py)?)?;
     Ok(())
 }

@@ -1,7 +1,8 @@
 """lava-rs: LAVA's master/slave core in Rust, for Django LAVA and pytest harnesses.
 
 Submodules: :mod:`lava_rs.templates` (device dictionaries), :mod:`lava_rs.jobs` (job
-definitions), :mod:`lava_rs.protocol` (control messages and log records as pyzmq frames).
+definitions), :mod:`lava_rs.protocol` (control messages and log records as pyzmq frames),
+:mod:`lava_rs.scheduler` (one scheduling pass over plain Python data).
 Every error raised is a subclass of :class:`LavaError`.
 """
 
@@ -10,10 +11,12 @@ from .lava_rs import (
     JobDefinitionError,
     LavaError,
     LogError,
+    SchedulerError,
     TemplateError,
     __version__,
     jobs,
     protocol,
+    scheduler,
     templates,
 )
 
@@ -22,9 +25,11 @@ __all__ = [
     "JobDefinitionError",
     "LavaError",
     "LogError",
+    "SchedulerError",
     "TemplateError",
     "__version__",
     "jobs",
     "protocol",
+    "scheduler",
     "templates",
 ]

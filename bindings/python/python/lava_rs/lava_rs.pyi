@@ -32,6 +32,12 @@ class LogError(LavaError):
 
     frame: int | None
 
+class SchedulerError(LavaError):
+    """A scheduler snapshot given from Python that is not well formed."""
+
+    field: str
+
 templates: ModuleType
+scheduler: ModuleType
 jobs: ModuleType
 protocol: ModuleType
