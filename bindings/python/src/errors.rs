@@ -210,3 +210,27 @@ pub fn snapshot(py: Python<'_>, field: &str, message: &str) -> PyErr {
         attrs,
     )
 }
+
+pyo3::create_exception!(
+    lava_rs,
+    MasterError,
+    LavaError,
+    "A call on lava_rs.master.Master that does not fit its state (job already tracked, \
+     unknown job, unusable worker name).\n\nAttributes: `job_id` (int or None)."
+);
+
+/// Registers the master's exception.
+pub fn register_master(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("MasterError", m.py().get_type::<MasterError>())
+}
+
+/// `lava_rs.MasterError` from a driver call the master refused.
+pub fn master(py: Python<'_>, e: &lava_core::master::MasterError) -> PyErr {
+    use lava_core::master::MasterError as Core;
+    let job_id = match e {
+        Core::JobExists(id) | Core::UnknownJob(id) => Some(*id),
+        Core::BadWorker { .. } => None,
+    };
+    let attrs = [("job_id", job_id.into_bound_py_any(py))];
+    build(py, MasterError::new_err(e.to_string()), attrs)
+}

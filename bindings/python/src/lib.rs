@@ -2,7 +2,7 @@
 //!
 //! Submodules: `templates` (device dictionaries), `jobs` (job definitions), `protocol`
 //! (control messages and log records as pyzmq frames), `scheduler` (one scheduling pass
-//! over plain Python data). Every error is a subclass of
+//! over plain Python data), `master` (the sans-IO master machine, `now` as float seconds). Every error is a subclass of
 //! `lava_rs.LavaError` carrying the details (file, line, field, frame) as attributes.
 //! CPU-heavy calls (rendering, parsing) run with the GIL released.
 //!
@@ -14,6 +14,7 @@ use pyo3::prelude::*;
 mod convert;
 mod errors;
 mod jobs;
+mod master;
 mod protocol;
 mod scheduler;
 mod templates;
@@ -40,5 +41,7 @@ fn lava_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     add_submodule(m, &protocol::module(py)?)?;
     errors::register_scheduler(m)?;
     add_submodule(m, &scheduler::module(py)?)?;
+    errors::register_master(m)?;
+    add_submodule(m, &master::module(py)?)?;
     Ok(())
 }

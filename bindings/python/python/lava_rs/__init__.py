@@ -2,7 +2,8 @@
 
 Submodules: :mod:`lava_rs.templates` (device dictionaries), :mod:`lava_rs.jobs` (job
 definitions), :mod:`lava_rs.protocol` (control messages and log records as pyzmq frames),
-:mod:`lava_rs.scheduler` (one scheduling pass over plain Python data).
+:mod:`lava_rs.scheduler` (one scheduling pass over plain Python data),
+:mod:`lava_rs.master` (the sans-IO master state machine).
 Every error raised is a subclass of :class:`LavaError`.
 """
 
@@ -11,10 +12,12 @@ from .lava_rs import (
     JobDefinitionError,
     LavaError,
     LogError,
+    MasterError,
     SchedulerError,
     TemplateError,
     __version__,
     jobs,
+    master,
     protocol,
     scheduler,
     templates,
@@ -25,10 +28,12 @@ __all__ = [
     "JobDefinitionError",
     "LavaError",
     "LogError",
+    "MasterError",
     "SchedulerError",
     "TemplateError",
     "__version__",
     "jobs",
+    "master",
     "protocol",
     "scheduler",
     "templates",

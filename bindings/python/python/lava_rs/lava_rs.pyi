@@ -37,7 +37,13 @@ class SchedulerError(LavaError):
 
     field: str
 
+class MasterError(LavaError):
+    """A call on lava_rs.master.Master that does not fit its state."""
+
+    job_id: int | None
+
 templates: ModuleType
+master: ModuleType
 scheduler: ModuleType
 jobs: ModuleType
 protocol: ModuleType
