@@ -2,7 +2,8 @@
 //!
 //! Submodules: `templates` (device dictionaries), `jobs` (job definitions), `protocol`
 //! (control messages and log records as pyzmq frames), `scheduler` (one scheduling pass
-//! over plain Python data), `master` (the sans-IO master machine, `now` as float seconds). Every error is a subclass of
+//! over plain Python data), `master` and `slave` (the sans-IO
+//! machines, `now` as float seconds). Every error is a subclass of
 //! `lava_rs.LavaError` carrying the details (file, line, field, frame) as attributes.
 //! CPU-heavy calls (rendering, parsing) run with the GIL released.
 //!
@@ -17,6 +18,7 @@ mod jobs;
 mod master;
 mod protocol;
 mod scheduler;
+mod slave;
 mod templates;
 
 /// Adds `sub` as `lava_rs.<name>` and registers it in `sys.modules`, so that both
@@ -43,5 +45,6 @@ fn lava_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     add_submodule(m, &scheduler::module(py)?)?;
     errors::register_master(m)?;
     add_submodule(m, &master::module(py)?)?;
+    add_submodule(m, &slave::module(py)?)?;
     Ok(())
 }

@@ -46,12 +46,12 @@ impl Clock {
     }
 }
 
-fn secs(value: f64, what: &str) -> PyResult<Duration> {
+pub fn secs(value: f64, what: &str) -> PyResult<Duration> {
     Duration::try_from_secs_f64(value)
         .map_err(|_| PyValueError::new_err(format!("{what}: {value} is not a usable duration")))
 }
 
-fn frames_of(frames: &Bound<'_, PyAny>) -> PyResult<Vec<Vec<u8>>> {
+pub fn frames_of(frames: &Bound<'_, PyAny>) -> PyResult<Vec<Vec<u8>>> {
     let mut out = Vec::new();
     for frame in frames.try_iter()? {
         out.push(frame?.extract::<Vec<u8>>()?);
@@ -59,7 +59,7 @@ fn frames_of(frames: &Bound<'_, PyAny>) -> PyResult<Vec<Vec<u8>>> {
     Ok(out)
 }
 
-fn peer_of(peer: &Bound<'_, PyAny>) -> PyResult<PeerId> {
+pub fn peer_of(peer: &Bound<'_, PyAny>) -> PyResult<PeerId> {
     if let Ok(text) = peer.extract::<String>() {
         return Ok(PeerId::from_hostname(&text));
     }

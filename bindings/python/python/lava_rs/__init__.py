@@ -3,7 +3,7 @@
 Submodules: :mod:`lava_rs.templates` (device dictionaries), :mod:`lava_rs.jobs` (job
 definitions), :mod:`lava_rs.protocol` (control messages and log records as pyzmq frames),
 :mod:`lava_rs.scheduler` (one scheduling pass over plain Python data),
-:mod:`lava_rs.master` (the sans-IO master state machine).
+:mod:`lava_rs.master` and :mod:`lava_rs.slave` (the sans-IO state machines).
 Every error raised is a subclass of :class:`LavaError`.
 """
 
@@ -20,6 +20,7 @@ from .lava_rs import (
     master,
     protocol,
     scheduler,
+    slave,
     templates,
 )
 
@@ -36,5 +37,6 @@ __all__ = [
     "master",
     "protocol",
     "scheduler",
+    "slave",
     "templates",
 ]

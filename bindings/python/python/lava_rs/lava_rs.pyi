@@ -44,6 +44,7 @@ class MasterError(LavaError):
 
 templates: ModuleType
 master: ModuleType
+slave: ModuleType
 scheduler: ModuleType
 jobs: ModuleType
 protocol: ModuleType
