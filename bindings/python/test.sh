@@ -10,7 +10,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 target="${CARGO_TARGET_DIR:-$root/target}"
 venv="$target/pyvenv"
-python="${LAVA_RS_PYTHON:-python3}"
+# Not LAVA_RS_PYTHON: scripts/test.sh points that at the reference LAVA slave's old Python.
+python="${LAVA_RS_PYBIND_PYTHON:-python3}"
 
 if [ ! -x "$venv/bin/python" ]; then
     "$python" -m venv "$venv"
@@ -24,6 +25,10 @@ fi
 cd "$here"
 VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" CARGO_TARGET_DIR="$target" \
     "$venv/bin/maturin" develop
+
+# The harness tests run the lab's binaries: build them (a no-op when target/ is current).
+(cd "$root" && CARGO_TARGET_DIR="$target" cargo build --quiet -p lava-bins -p lava-run-double)
+export LAVA_RS_BIN_DIR="$target/debug"
 
 status=0
 "$venv/bin/python" -m pytest -q "$here/tests" "$@" || status=$?
