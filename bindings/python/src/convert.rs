@@ -130,3 +130,13 @@ pub fn to_log_value(obj: &Bound<'_, PyAny>, what: &str) -> Result<LogValue, Stri
         "{what}: a {type_name} has no place in a log record"
     ))
 }
+
+/// Frames from Python: any iterable of bytes-like objects (bytes, bytearray, memoryview),
+/// copied once.
+pub fn frames_of(frames: &Bound<'_, PyAny>) -> PyResult<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    for frame in frames.try_iter()? {
+        out.push(frame?.extract::<Vec<u8>>()?);
+    }
+    Ok(out)
+}

@@ -15,6 +15,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
+use crate::convert::frames_of;
 use crate::errors;
 
 /// Float seconds ⇄ `Instant`, from an origin fixed when the machine is made.
@@ -46,19 +47,13 @@ impl Clock {
     }
 }
 
+/// A duration from float seconds, refusing negative and non-finite values.
 pub fn secs(value: f64, what: &str) -> PyResult<Duration> {
     Duration::try_from_secs_f64(value)
         .map_err(|_| PyValueError::new_err(format!("{what}: {value} is not a usable duration")))
 }
 
-pub fn frames_of(frames: &Bound<'_, PyAny>) -> PyResult<Vec<Vec<u8>>> {
-    let mut out = Vec::new();
-    for frame in frames.try_iter()? {
-        out.push(frame?.extract::<Vec<u8>>()?);
-    }
-    Ok(out)
-}
-
+/// A routing identity from Python: `str` (a hostname) or bytes as the socket gave them.
 pub fn peer_of(peer: &Bound<'_, PyAny>) -> PyResult<PeerId> {
     if let Ok(text) = peer.extract::<String>() {
         return Ok(PeerId::from_hostname(&text));

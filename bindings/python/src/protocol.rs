@@ -6,17 +6,8 @@ use lava_core::protocol::{Action, Identity, Message};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
-use crate::{convert, errors};
-
-/// Frames from Python: any sequence of bytes-like objects (bytes, bytearray, zmq.Frame's
-/// `.bytes`), copied once.
-fn frames_of(frames: &Bound<'_, PyAny>) -> PyResult<Vec<Vec<u8>>> {
-    let mut out = Vec::new();
-    for frame in frames.try_iter()? {
-        out.push(frame?.extract::<Vec<u8>>()?);
-    }
-    Ok(out)
-}
+use crate::convert::{self, frames_of};
+use crate::errors;
 
 fn bytes_list<'py>(py: Python<'py>, frames: &[Vec<u8>]) -> PyResult<Bound<'py, PyList>> {
     PyList::new(py, frames.iter().map(|f| PyBytes::new(py, f)))

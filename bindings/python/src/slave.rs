@@ -15,7 +15,8 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
-use crate::master::{frames_of, peer_of, secs, Clock};
+use crate::convert::frames_of;
+use crate::master::{peer_of, secs, Clock};
 
 fn row_dict<'py>(py: Python<'py>, row: &JobRow) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
