@@ -1,0 +1,27 @@
+"""Device dictionaries and device-type templates, rendered as LAVA's Jinja2 does."""
+
+import os
+from typing import Any, Mapping, Optional, Sequence, TypedDict, Union
+
+_Path = Union[str, os.PathLike[str]]
+
+class DeviceCheck(TypedDict):
+    valid: bool
+    has_template: bool
+    error: Optional[str]
+    file: Optional[str]
+    line: Optional[int]
+
+def render(
+    dictionary: _Path,
+    device_types: Sequence[_Path],
+    context: Union[Mapping[str, Any], str, None] = None,
+) -> str:
+    """Render the dictionary file; its own directory first, then `device_types`.
+
+    Raises lava_rs.TemplateError (file, line, kind, construct)."""
+
+def check_device(
+    hostname: str, device_type: str, devices: _Path, device_types: Sequence[_Path]
+) -> DeviceCheck:
+    """Whether the type has a template and the dictionary renders to a YAML mapping."""
