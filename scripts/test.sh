@@ -6,7 +6,8 @@
 # the store tests (stopped on exit), and runs:
 #   cargo fmt --check; cargo clippy -D warnings; cargo test (all crates, PostgreSQL included,
 #   the real LAVA 2020.05 slave against lava-master); the template conformance check against
-#   LAVA's own device-type templates and Python Jinja2; lavacli against the XML-RPC API.
+#   LAVA's own device-type templates and Python Jinja2; the Python bindings' pytest suite;
+#   lavacli against the XML-RPC API.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,8 +41,14 @@ fi
 echo "== cargo test"
 cargo test --workspace --locked
 
+echo "== Python bindings (maturin wheel in a venv, pytest)"
+bindings/python/test.sh
+
 echo "== template conformance (lava-rs vs Python Jinja2 on LAVA's templates)"
 scripts/templates-conformance.sh
 
-echo "== lavacli against the XML-RPC API"
+echo "== lavacli against the XML-RPC API of a real lava-master"
 scripts/lavacli-test.sh
+
+echo "== lavacli against the API over the in-memory backend"
+scripts/lavacli-test.sh --fake
