@@ -17,6 +17,27 @@ pub enum Error {
     /// A device dictionary or template that does not render (names the file and line).
     #[error(transparent)]
     Template(#[from] crate::templates::TemplateError),
+    /// A peer identity that cannot be used (not UTF-8, NUL, empty, too long).
+    #[error(transparent)]
+    Identity(#[from] crate::protocol::IdentityError),
+    /// A log record that cannot be used (names the frame or the field).
+    #[error(transparent)]
+    LogRecord(#[from] crate::protocol::log::LogLineError),
+    /// An xz stream that cannot be compressed or decompressed within its limits.
+    #[error(transparent)]
+    Xz(#[from] crate::protocol::xz::XzError),
+    /// A START payload that must not be sent (names the file and why).
+    #[error(transparent)]
+    Payload(#[from] crate::master::PayloadError),
+    /// A driver call the master state machine refuses (names the job or worker).
+    #[error(transparent)]
+    Master(#[from] crate::master::MasterError),
+    /// An env.yaml that cannot describe lava-run's environment.
+    #[error(transparent)]
+    Env(#[from] crate::slave::EnvError),
+    /// A slave job-table row with a status LAVA does not define.
+    #[error(transparent)]
+    JobStatus(#[from] crate::slave::UnknownStatus),
 }
 
 /// `Result` with the core's [`Error`].
