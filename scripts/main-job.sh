@@ -36,8 +36,8 @@ echo "== lab in $dir"
 admin workers add worker-01 --description "this machine"
 admin device-types add shell --description "hardware-free device type (examples/lab)"
 admin device-types template set shell examples/lab/device-types/shell.jinja2
-admin devices add shell-01 --device-type shell --worker worker-01
-admin devices dict set shell-01 examples/lab/devices/shell-01.jinja2
+admin devices add shell-01 --device-type shell --worker worker-01 \
+    --dictionary examples/lab/devices/shell-01.jinja2
 
 echo "== starting lava-master (control tcp://127.0.0.1:$control, logs tcp://127.0.0.1:$logs)"
 "$bin/lava-master" --data-dir "$dir" \

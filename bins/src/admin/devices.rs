@@ -109,6 +109,11 @@ enum DevicesCommand {
         /// runs first when the type has one).
         #[arg(long, default_value = "unknown")]
         health: String,
+        /// Install this device dictionary too, checked and in place before the device exists:
+        /// a scheduling pass in between would otherwise find no dictionary and make the
+        /// device Bad, as LAVA's scheduler does.
+        #[arg(long, value_name = "FILE")]
+        dictionary: Option<PathBuf>,
     },
     /// Change a device.
     Update {
@@ -338,23 +343,11 @@ pub fn run_device_types(args: DeviceTypesArgs, lab: LabArgs) -> Result<(), Admin
 /// Runs `lava-admin devices …`.
 pub fn run_devices(args: DevicesArgs, lab: LabArgs) -> Result<(), AdminError> {
     if let DevicesCommand::Dict(DictCommand::Set { hostname, file }) = &args.command {
-        // Checked against the device's type before anything on disk changes.
-        let config = lab.dispatcher_config()?;
-        let text = read(file)?;
         let device = block_on(async {
             let store = lab.open().await?;
             existing_device(&*store, hostname).await
         })?;
-        let renderer = renderer(&config);
-        let yaml = renderer
-            .render_source(
-                &format!("{hostname}.jinja2"),
-                &text,
-                &JobContext::empty().for_device(hostname, &device.device_type),
-            )
-            .map_err(|e| AdminError::Input(format!("{}: {e}", file.display())))?;
-        check_mapping(&file.display().to_string(), &yaml)?;
-        write(&dictionary_path(&config, hostname), &text)?;
+        install_dictionary(&lab, hostname, &device.device_type, file)?;
         println!("device dictionary of {hostname} installed");
         return Ok(());
     }
@@ -368,6 +361,7 @@ pub fn run_devices(args: DevicesArgs, lab: LabArgs) -> Result<(), AdminError> {
                 tags,
                 description,
                 health,
+                dictionary,
             } => {
                 if store
                     .device_type(&device_type)
@@ -384,11 +378,15 @@ pub fn run_devices(args: DevicesArgs, lab: LabArgs) -> Result<(), AdminError> {
                         "worker {worker} does not exist: add it first (lava-admin workers add)"
                     )));
                 }
+                let health = device_health(&health)?;
+                if let Some(file) = &dictionary {
+                    install_dictionary(&lab, &hostname, &device_type, file)?;
+                }
                 let device = Device {
                     hostname: hostname.clone(),
                     device_type,
                     state: DeviceState::Idle,
-                    health: device_health(&health)?,
+                    health,
                     worker: Some(worker),
                     tags: tags
                         .into_iter()
@@ -488,6 +486,27 @@ pub fn run_devices(args: DevicesArgs, lab: LabArgs) -> Result<(), AdminError> {
         }
         Ok(())
     })
+}
+
+/// Checks that `file` renders, for a device of `device_type`, to a YAML mapping, then puts it
+/// in place as the device's dictionary; a dictionary that fails never replaces one on disk.
+fn install_dictionary(
+    lab: &LabArgs,
+    hostname: &str,
+    device_type: &str,
+    file: &Path,
+) -> Result<(), AdminError> {
+    let config = lab.dispatcher_config()?;
+    let text = read(file)?;
+    let yaml = renderer(&config)
+        .render_source(
+            &format!("{hostname}.jinja2"),
+            &text,
+            &JobContext::empty().for_device(hostname, device_type),
+        )
+        .map_err(|e| AdminError::Input(format!("{}: {e}", file.display())))?;
+    check_mapping(&file.display().to_string(), &yaml)?;
+    write(&dictionary_path(&config, hostname), &text)
 }
 
 /// The device, or an error saying it does not exist.

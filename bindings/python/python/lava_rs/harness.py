@@ -194,10 +194,14 @@ class Lab:
     def add_device(
         self, hostname: str, device_type: str, worker: str, dictionary: Optional[_Path] = None
     ) -> None:
-        """Adds a device on `worker`, with its dictionary file when given."""
-        self.admin("devices", "add", hostname, "--device-type", device_type, "--worker", worker)
+        """Adds a device on `worker`, with its dictionary file when given.
+
+        The dictionary is installed by the same command, before the device exists: a
+        scheduling pass in between would find no dictionary and make the device Bad."""
+        args = ["devices", "add", hostname, "--device-type", device_type, "--worker", worker]
         if dictionary is not None:
-            self.admin("devices", "dict", "set", hostname, os.fspath(dictionary))
+            args += ["--dictionary", os.fspath(dictionary)]
+        self.admin(*args)
 
     def submit(self, definition: str) -> int:
         """Submits a job definition (YAML text); returns the job id (the first, multinode)."""
