@@ -94,60 +94,7 @@ fn write_number(out: &mut String, value: &Value) {
 /// Appends Python's `repr(float)`: the shortest digits that round-trip, positional between
 /// 1e-4 and 1e16, scientific (`1e+16`, `1e-05`) outside.
 pub(crate) fn write_float(out: &mut String, float: f64) {
-    if float.is_nan() {
-        out.push_str("nan");
-        return;
-    }
-    if float.is_infinite() {
-        out.push_str(if float < 0.0 { "-inf" } else { "inf" });
-        return;
-    }
-    // Rust's `{:e}` gives the shortest round-trip digits, e.g. "-1.2345e-7" or "0e0".
-    let scientific = format!("{float:e}");
-    let (mantissa, exponent) = scientific
-        .split_once('e')
-        .unwrap_or((scientific.as_str(), "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    let (sign, mantissa) = match mantissa.strip_prefix('-') {
-        Some(rest) => ("-", rest),
-        None => ("", mantissa),
-    };
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    out.push_str(sign);
-    if (-4..16).contains(&exponent) {
-        if exponent < 0 {
-            out.push_str("0.");
-            for _ in 0..(-exponent - 1) {
-                out.push('0');
-            }
-            out.push_str(&digits);
-        } else {
-            let int_len = exponent as usize + 1;
-            if digits.len() <= int_len {
-                out.push_str(&digits);
-                for _ in digits.len()..int_len {
-                    out.push('0');
-                }
-                out.push_str(".0");
-            } else {
-                out.push_str(&digits[..int_len]);
-                out.push('.');
-                out.push_str(&digits[int_len..]);
-            }
-        }
-    } else {
-        out.push_str(&digits[..1]);
-        if digits.len() > 1 {
-            out.push('.');
-            out.push_str(&digits[1..]);
-        }
-        let _ = write!(
-            out,
-            "e{}{:02}",
-            if exponent < 0 { '-' } else { '+' },
-            exponent.unsigned_abs()
-        );
-    }
+    out.push_str(&crate::protocol::log::python_float_repr(float));
 }
 
 /// Appends Python's `repr(str)`: single quotes unless the text has a single quote and no

@@ -10,6 +10,9 @@
 //! lines of 10⁶ characters or more; [`LogRecord::test_result`] reads a `results` record.
 
 mod emit;
+
+/// Python's `repr(float)`, shared with the template filters that print floats as Jinja2 does.
+pub(crate) use emit::python_float_repr;
 pub mod parse;
 pub mod results;
 pub mod value;
