@@ -84,6 +84,23 @@ pub struct JobQuery {
     pub viewer: Option<User>,
 }
 
+impl JobQuery {
+    /// Whether `job` passes the query's filters (state, health, end time, visibility);
+    /// `start` and `limit` page the matching jobs and are applied by the caller.
+    pub fn matches(&self, job: &Job) -> bool {
+        self.state.is_none_or(|s| job.state == s)
+            && self.health.is_none_or(|h| job.health == h)
+            && self
+                .ended_since
+                .is_none_or(|since| job.end_time.is_some_and(|end| end >= since))
+            && (job.is_public
+                || self
+                    .viewer
+                    .as_ref()
+                    .is_some_and(|u| u.is_admin || u.username == job.submitter))
+    }
+}
+
 /// Changes to a device (`scheduler.devices.update`); `None` leaves a field alone.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeviceUpdate {

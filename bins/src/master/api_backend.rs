@@ -517,19 +517,7 @@ impl Backend for StoreBackend {
         let jobs = self.store.jobs(&filter).await.map_err(store_error)?;
         Ok(jobs
             .into_iter()
-            .filter(|j| query.health.is_none_or(|h| j.health == h))
-            .filter(|j| {
-                query
-                    .ended_since
-                    .is_none_or(|since| j.end_time.is_some_and(|end| end >= since))
-            })
-            .filter(|j| {
-                j.is_public
-                    || query
-                        .viewer
-                        .as_ref()
-                        .is_some_and(|u| u.is_admin || u.username == j.submitter)
-            })
+            .filter(|j| query.matches(j))
             .skip(query.start)
             .take(query.limit)
             .collect())
