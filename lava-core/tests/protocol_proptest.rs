@@ -1,9 +1,9 @@
 //! Property tests of the codecs: every message and every log record survives a round trip,
 //! and no input, however broken, makes a decoder panic.
 
+use lava_core::model::{ErrorType, TestResult};
 use lava_core::protocol::log::{
-    decode_log_frames, encode_log_frames, ErrorType, LogLevel, LogRecord, Mapping, TestOutcome,
-    TestResult, Value,
+    decode_log_frames, encode_log_frames, LogLevel, LogRecord, Mapping, TestCaseReport, Value,
 };
 use lava_core::protocol::xz::{self, XzLimits};
 use lava_core::protocol::{Action, Identity, Message, RoutedError};
@@ -133,12 +133,12 @@ fn record() -> impl Strategy<Value = LogRecord> {
     })
 }
 
-fn test_result() -> impl Strategy<Value = TestResult> {
+fn test_result() -> impl Strategy<Value = TestCaseReport> {
     let outcome = proptest::sample::select(vec![
-        TestOutcome::Pass,
-        TestOutcome::Fail,
-        TestOutcome::Skip,
-        TestOutcome::Unknown,
+        TestResult::Pass,
+        TestResult::Fail,
+        TestResult::Skip,
+        TestResult::Unknown,
     ]);
     let error_type = proptest::sample::select(vec![
         "Infrastructure",
@@ -176,7 +176,7 @@ fn test_result() -> impl Strategy<Value = TestResult> {
                 (level, namespace, extra),
                 (error_msg, error_type),
             )| {
-                let mut r = TestResult::new(&definition, &case, result);
+                let mut r = TestCaseReport::new(&definition, &case, result);
                 r.measurement = measurement;
                 r.units = units;
                 r.duration = cents.map(|c| f64::from(c) / 100.0);

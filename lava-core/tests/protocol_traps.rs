@@ -3,7 +3,8 @@
 //! Traps about timers, re-sends and job tables belong to the master and slave state machines
 //! and are tested there.
 
-use lava_core::protocol::log::{LogRecord, TestOutcome};
+use lava_core::model::TestResult;
+use lava_core::protocol::log::LogRecord;
 use lava_core::protocol::xz::{self, XzError, XzLimits};
 use lava_core::protocol::{
     FrameFault, Identity, IdentityError, Message, RoutedError, LAVA_LOGS_IDENTITY,
@@ -144,7 +145,7 @@ fn trap_35_log_records_are_yaml_not_json() {
     let record = LogRecord::parse(line).expect("YAML parses");
     let result = record.test_result().expect("results").expect("valid");
     assert_eq!(result.case, "a\0b\u{1b}\u{2028}\u{85}");
-    assert_eq!(result.result, TestOutcome::Pass);
+    assert_eq!(result.result, TestResult::Pass);
     assert_eq!(result.measurement, Some(3.0));
 }
 

@@ -6,7 +6,8 @@
 
 pub mod transitions;
 
-pub use transitions::{Changes, ErrorType};
+pub use outcome::{ErrorType, TestResult};
+pub use transitions::Changes;
 
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -60,6 +61,8 @@ macro_rules! lava_enum {
         }
     };
 }
+
+mod outcome;
 
 lava_enum! {
     /// A job's progress (`TestJob.state`).
