@@ -7,7 +7,7 @@ use lava_core::model::TestResult;
 use lava_core::protocol::log::LogRecord;
 use lava_core::protocol::xz::{self, XzError, XzLimits};
 use lava_core::protocol::{
-    FrameFault, Identity, IdentityError, Message, RoutedError, LAVA_LOGS_IDENTITY,
+    FrameFault, IdentityError, Message, PeerId, RoutedError, LAVA_LOGS_IDENTITY,
 };
 
 fn frames(parts: &[&[u8]]) -> Vec<Vec<u8>> {
@@ -151,6 +151,6 @@ fn trap_35_log_records_are_yaml_not_json() {
 
 #[test]
 fn identity_is_validated_for_configured_names_too() {
-    assert!(Identity::new("").is_err());
-    assert!(Identity::new("worker\0").is_err());
+    assert!(PeerId::from("").hostname().is_err());
+    assert!(PeerId::from("worker\0").hostname().is_err());
 }

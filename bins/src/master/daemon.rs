@@ -15,9 +15,7 @@ use crate::lab::{self, LabError};
 use crate::master::job_output::{job_output_dir, JobLog};
 use crate::master::options::MasterOptions;
 use crate::master::worker_files::{self, WorkerFiles};
-use lava_core::master::{
-    Event, JobPhase, Master, MasterConfig, PeerId as MachinePeer, StartPayload,
-};
+use lava_core::master::{Event, JobPhase, Master, MasterConfig, StartPayload};
 use lava_core::model::transitions;
 use lava_core::model::{
     Device, DeviceHealth, DeviceState, ErrorType, Job, JobHealth, JobId, JobState, Priority,
@@ -31,7 +29,7 @@ use lava_core::templates::{JobContext, Renderer, SearchPath};
 use lava_core::time::Timestamp;
 use lava_store::{ChangeSet, JobFilter, Precondition, Store, StoreError, TestCase};
 use lava_transport::zeromq::{SocketOptions, ZmqLogSink, ZmqMaster, ZmqServer};
-use lava_transport::{LogSink, MasterTransport, PeerId};
+use lava_transport::{LogSink, MasterTransport};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -203,8 +201,7 @@ impl MasterDaemon {
             tokio::select! {
                 received = sockets.control.recv() => {
                     let (peer, frames) = received?;
-                    let peer = MachinePeer(peer.into_bytes());
-                    let now = Instant::now();
+                                        let now = Instant::now();
                     match Message::decode(&frames) {
                         Ok(message) => self.machine.handle_message(&peer, message, now),
                         Err(error) => self.machine.handle_malformed(&peer, error, now),
@@ -240,9 +237,7 @@ impl MasterDaemon {
                 break;
             };
             debug!(peer = %peer, action = lava_core::master::action_name(&message), "send");
-            control
-                .send(&PeerId::from(peer.0), message.encode())
-                .await?;
+            control.send(&peer, message.encode()).await?;
         }
         Ok(())
     }

@@ -6,6 +6,7 @@
 
 pub mod transitions;
 
+pub use names::{check_worker_name, WorkerNameError};
 pub use outcome::{ErrorType, TestResult};
 pub use transitions::Changes;
 
@@ -62,6 +63,7 @@ macro_rules! lava_enum {
     };
 }
 
+mod names;
 mod outcome;
 
 lava_enum! {
