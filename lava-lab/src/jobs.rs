@@ -187,6 +187,22 @@ impl Lab {
         }
     }
 
+    /// Jobs Scheduled, Running or Canceling: what the master tracks.
+    pub async fn active_jobs(&self) -> Result<Vec<Job>> {
+        Ok(self.store().active_jobs().await?)
+    }
+
+    /// The newest job still waiting (Submitted), if any: the master schedules at once when
+    /// it changes.
+    pub async fn newest_submitted(&self) -> Result<Option<JobId>> {
+        let filter = JobFilter {
+            states: vec![JobState::Submitted],
+            limit: Some(1),
+            ..JobFilter::default()
+        };
+        Ok(self.store().jobs(&filter).await?.first().map(|j| j.id))
+    }
+
     /// The job that holds `hostname` now (Scheduling to Canceling), if any.
     pub async fn current_job(&self, hostname: &str) -> Result<Option<Job>> {
         let filter = JobFilter {

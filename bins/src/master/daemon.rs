@@ -21,7 +21,6 @@ use lava_core::protocol::xz::{self, XzLimits};
 use lava_core::protocol::Message;
 use lava_http::Api;
 use lava_lab::{Appended, EndReport, FinalResult, JobEnding, JobLogs, Lab, LabError};
-use lava_store::JobFilter;
 use lava_transport::zeromq::{SocketOptions, ZmqLogSink, ZmqMaster, ZmqServer};
 use lava_transport::{LogSink, MasterTransport};
 use std::future::Future;
@@ -133,13 +132,7 @@ impl MasterDaemon {
     ) -> Result<(), MasterDaemonError> {
         self.lab.all_workers_offline().await?;
         let now = Instant::now();
-        for job in self
-            .lab
-            .store()
-            .active_jobs()
-            .await
-            .map_err(LabError::from)?
-        {
+        for job in self.lab.active_jobs().await? {
             self.restore_job(job, now).await?;
         }
         let (stop_http, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -409,30 +402,13 @@ impl MasterDaemon {
     /// Notices what other processes changed, and runs the scheduler when it is due.
     async fn housekeeping(&mut self, now: Instant) -> Result<(), MasterDaemonError> {
         // A new submission (lava-admin, the API) schedules at once.
-        let newest = self
-            .lab
-            .store()
-            .jobs(&JobFilter {
-                states: vec![JobState::Submitted],
-                limit: Some(1),
-                ..JobFilter::default()
-            })
-            .await
-            .map_err(LabError::from)?
-            .first()
-            .map(|j| j.id);
+        let newest = self.lab.newest_submitted().await?;
         if newest != self.newest_queued {
             self.newest_queued = newest;
             self.next_schedule = now;
         }
         // Cancellations made elsewhere.
-        for job in self
-            .lab
-            .store()
-            .active_jobs()
-            .await
-            .map_err(LabError::from)?
-        {
+        for job in self.lab.active_jobs().await? {
             if job.state != JobState::Canceling {
                 continue;
             }
