@@ -264,9 +264,10 @@ impl JobLogs {
         }
     }
 
-    /// Closes every log (the master is stopping).
-    pub async fn close_all(&mut self, lab: &Lab) {
-        let jobs: Vec<JobId> = self.open.keys().copied().collect();
+    /// Closes every log (the master is stopping), except those `busy` says still have
+    /// results to store (their next opening reads them back).
+    pub async fn close_all(&mut self, lab: &Lab, busy: impl Fn(JobId) -> bool) {
+        let jobs: Vec<JobId> = self.open.keys().copied().filter(|id| !busy(*id)).collect();
         for job in jobs {
             self.close(lab, job).await;
         }
