@@ -98,7 +98,7 @@ impl From<lava_core::Error> for LabError {
 pub enum LabPart {
     /// The store (SQLite file, PostgreSQL server).
     Store,
-    /// The lab's files (job output, dictionaries, templates).
+    /// The lab's files (job output, dictionaries, templates): "disk" in reports.
     Files,
 }
 
@@ -106,7 +106,7 @@ impl std::fmt::Display for LabPart {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             LabPart::Store => "store",
-            LabPart::Files => "files",
+            LabPart::Files => "disk",
         })
     }
 }

@@ -11,7 +11,7 @@
 //! result, its test case, its log position and the job's end are one transaction.
 //!
 //! [`JobLogs`] keeps the logs of running jobs open between records and closes those not
-//! written for a while; on close it records the log's place and length in the store.
+//! written for a while.
 
 use crate::error::{LabError, Result};
 use crate::job_output::{for_each_line_from, JobLog};
@@ -108,7 +108,9 @@ struct OpenLog {
     dir: PathBuf,
     last_write: Timestamp,
     /// The log's lines from this one on may hold results the store does not have (read
-    /// back from `output.yaml` when the log was opened): handed out with the next write.
+    /// back from `output.yaml` when the log was opened): handed out with the next write or
+    /// [`JobLogs::recover`]. Handed out twice (a log closed and opened again while its
+    /// results wait) is harmless: [`Lab::store_result`] stores each line once.
     unaccounted: Option<u64>,
 }
 
@@ -229,34 +231,36 @@ impl JobLogs {
         self.open.get(&job).map(|open| &open.dir)
     }
 
-    /// Closes the log of `job`, recording its place and length. The caller has stored
-    /// every result the log holds.
+    /// Closes the log of `job`. Where it is gets recorded if nothing was (a job without
+    /// results); how far its results are stored is [`Lab::store_result`]'s to record, never
+    /// the close's, so closing a log while its results still wait loses nothing.
     pub async fn close(&mut self, lab: &Lab, job: JobId) {
-        if let Some(open) = self.open.remove(&job) {
-            if open.unaccounted.is_some() {
-                // Its old results were never handed out: the next opening reads them back.
-                return;
+        let Some(open) = self.open.remove(&job) else {
+            return;
+        };
+        // Not worth a retry: the place is LAVA's layout anyway.
+        match lab.store().job_log(job).await {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                let record = lava_store::JobLog {
+                    output_dir: open.dir.display().to_string(),
+                    line_count: 0,
+                };
+                if let Err(e) = lab.store().set_job_log(job, &record).await {
+                    tracing::warn!(job, "cannot record where the job's log is: {e}");
+                }
             }
-            let record = lava_store::JobLog {
-                output_dir: open.dir.display().to_string(),
-                line_count: open.log.lines(),
-            };
-            // Not worth a retry: the log's place is LAVA's layout anyway, and a count left
-            // behind only makes the next opening re-read lines that hold no new result.
-            if let Err(e) = lab.store().set_job_log(job, &record).await {
-                tracing::warn!(job, "cannot record the size of the job's log: {e}");
-            }
+            Err(e) => tracing::warn!(job, "cannot record where the job's log is: {e}"),
         }
     }
 
-    /// Closes the logs not written for `idle_secs` (LAVA's lava-logs: 60 s), except those
-    /// `busy` says still have results to store.
-    pub async fn close_idle(&mut self, lab: &Lab, idle_secs: i64, busy: impl Fn(JobId) -> bool) {
+    /// Closes the logs not written for `idle_secs` (LAVA's lava-logs: 60 s).
+    pub async fn close_idle(&mut self, lab: &Lab, idle_secs: i64) {
         let now = lab.now();
         let idle: Vec<JobId> = self
             .open
             .iter()
-            .filter(|(id, open)| open.last_write.add_secs(idle_secs) < now && !busy(**id))
+            .filter(|(_, open)| open.last_write.add_secs(idle_secs) < now)
             .map(|(id, _)| *id)
             .collect();
         for job in idle {
@@ -264,10 +268,9 @@ impl JobLogs {
         }
     }
 
-    /// Closes every log (the master is stopping), except those `busy` says still have
-    /// results to store (their next opening reads them back).
-    pub async fn close_all(&mut self, lab: &Lab, busy: impl Fn(JobId) -> bool) {
-        let jobs: Vec<JobId> = self.open.keys().copied().filter(|id| !busy(*id)).collect();
+    /// Closes every log (the master is stopping).
+    pub async fn close_all(&mut self, lab: &Lab) {
+        let jobs: Vec<JobId> = self.open.keys().copied().collect();
         for job in jobs {
             self.close(lab, job).await;
         }

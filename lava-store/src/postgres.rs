@@ -293,7 +293,8 @@ impl Backend for PostgresBackend {
             }
             failed
         };
-        self.reconnect(&mut guard, &format!("the previous one failed: {lost}"))?;
+        let why = format!("the previous one failed: {}", err(lost));
+        self.reconnect(&mut guard, &why)?;
         let Some(PgConn { client, statements }) = guard.as_mut() else {
             return Err(StoreError::Worker("no PostgreSQL connection".into()));
         };

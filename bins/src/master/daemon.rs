@@ -163,6 +163,11 @@ impl MasterDaemon {
         self.logs_socket.endpoint()
     }
 
+    /// The lab the master runs: its [`Lab::status`] is the master's health.
+    pub fn lab(&self) -> Arc<Lab> {
+        Arc::clone(&self.lab)
+    }
+
     /// The HTTP address, as bound.
     pub fn http_addr(&self) -> Option<SocketAddr> {
         self.http.as_ref().and_then(|l| l.local_addr().ok())
@@ -205,10 +210,7 @@ impl MasterDaemon {
                 "stopping with operations the store or the disk refused; the next start redoes them"
             );
         }
-        let pending = &self.pending;
-        self.logs
-            .close_all(&self.lab, |job| pending.holds(&Key::Job(job)))
-            .await;
+        self.logs.close_all(&self.lab).await;
         self.control.close().await?;
         self.logs_socket.close().await?;
         result
@@ -443,16 +445,18 @@ impl MasterDaemon {
     }
 
     /// Carries out `work` in order. An operation that fails with a transient error stops
-    /// the operations behind it on the same object; they are returned, in order, to wait.
-    /// An operation that fails for good is reported and dropped. Also returns whether
+    /// the operations behind it on the same object, and a failing store stops them all
+    /// (each attempt could wait for a connection timeout); they are returned, in order, to
+    /// wait. An operation that fails for good is reported and dropped. Also returns whether
     /// anything was done.
     async fn run_entries(&mut self, mut work: VecDeque<Entry>) -> (VecDeque<Entry>, bool) {
         let mut failed = VecDeque::new();
         let mut stopped: BTreeSet<Key> = BTreeSet::new();
+        let mut store_failed = false;
         let mut progressed = false;
         while let Some(mut entry) = work.pop_front() {
             let key = entry.operation.key();
-            if stopped.contains(&key) {
+            if store_failed || stopped.contains(&key) {
                 failed.push_back(entry);
                 continue;
             }
@@ -474,6 +478,7 @@ impl MasterDaemon {
                         entry.attempts
                     );
                     self.report_failure(&what, &error);
+                    store_failed = error.failing_part() == Some(LabPart::Store);
                     stopped.insert(key);
                     failed.push_back(entry);
                 }
@@ -675,12 +680,7 @@ impl MasterDaemon {
             Ok(()) => {}
             Err(e) => self.report_failure("housekeeping", &e),
         }
-        let pending = &self.pending;
-        self.logs
-            .close_idle(&self.lab, LOG_IDLE_SECS, |job| {
-                pending.holds(&Key::Job(job))
-            })
-            .await;
+        self.logs.close_idle(&self.lab, LOG_IDLE_SECS).await;
     }
 
     async fn try_housekeeping(&mut self, now: Instant) -> Result<(), LabError> {
@@ -692,7 +692,7 @@ impl MasterDaemon {
         }
         // Cancellations made elsewhere, and active jobs the machine does not track.
         for job in self.lab.active_jobs().await? {
-            if self.pending.holds(&Key::Job(job.id)) {
+            if self.pending.holds(&Key::Job(job.id)) || self.pending.holds(&Key::JobLog(job.id)) {
                 continue;
             }
             match self.machine.job_phase(job.id) {
@@ -772,15 +772,21 @@ impl MasterDaemon {
         }
     }
 
-    /// `operation` was carried out: the parts it used work.
+    /// `operation` was carried out: the parts it writes work.
     fn worked(&mut self, operation: &Operation) {
-        self.recovered(LabPart::Store);
-        if matches!(
-            operation,
-            Operation::LogRecord { .. }
-                | Operation::JobEnded { .. }
-                | Operation::RecoverResults { .. }
-        ) {
+        let (store, disk) = match operation {
+            Operation::LogRecord { .. } | Operation::RecoverResults { .. } => (false, true),
+            Operation::JobEnded { .. } => (true, true),
+            Operation::WorkerHello { .. }
+            | Operation::WorkerState { .. }
+            | Operation::JobRunning { .. }
+            | Operation::FinishJob { .. }
+            | Operation::StoreResult(_) => (true, false),
+        };
+        if store {
+            self.recovered(LabPart::Store);
+        }
+        if disk {
             self.recovered(LabPart::Files);
         }
     }

@@ -30,8 +30,12 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 pub enum Key {
     /// A worker's row.
     Worker(String),
-    /// A job: its rows, its log and its results.
+    /// A job's state: START_OK, END, a START that cannot be built.
     Job(JobId),
+    /// A job's log and results, and what must come after them (finishing a job whose
+    /// final result is overdue). Kept apart from [`Key::Job`], so that a disk that refuses
+    /// the log does not hold back the job's END, and the other way round.
+    JobLog(JobId),
 }
 
 /// A change the master makes to the lab.
@@ -95,12 +99,18 @@ impl Operation {
             Operation::WorkerHello { hostname, .. } | Operation::WorkerState { hostname } => {
                 Key::Worker(hostname.clone())
             }
+            // An overdue final result may still wait among the log's operations.
+            Operation::FinishJob {
+                job_id,
+                ending: JobEnding::ResultMissing,
+            } => Key::JobLog(*job_id),
             Operation::JobRunning { job_id }
             | Operation::JobEnded { job_id, .. }
-            | Operation::FinishJob { job_id, .. }
-            | Operation::LogRecord { job_id, .. }
-            | Operation::RecoverResults { job_id } => Key::Job(*job_id),
-            Operation::StoreResult(result) => Key::Job(result.job),
+            | Operation::FinishJob { job_id, .. } => Key::Job(*job_id),
+            Operation::LogRecord { job_id, .. } | Operation::RecoverResults { job_id } => {
+                Key::JobLog(*job_id)
+            }
+            Operation::StoreResult(result) => Key::JobLog(result.job),
         }
     }
 
@@ -287,11 +297,22 @@ mod tests {
     #[test]
     fn operations_on_one_object_share_a_key() {
         let running = Operation::JobRunning { job_id: 4 };
-        let ended = Operation::FinishJob {
+        let not_started = Operation::FinishJob {
+            job_id: 4,
+            ending: JobEnding::NotStarted { reason: "x".into() },
+        };
+        assert_eq!(running.key(), not_started.key());
+        // Finishing a job whose final result is overdue waits for its log's operations.
+        let overdue = Operation::FinishJob {
             job_id: 4,
             ending: JobEnding::ResultMissing,
         };
-        assert_eq!(running.key(), ended.key());
+        let record = Operation::LogRecord {
+            job_id: 4,
+            line: "{}".into(),
+        };
+        assert_eq!(overdue.key(), record.key());
+        assert_ne!(record.key(), running.key());
         assert_eq!(
             Operation::WorkerState {
                 hostname: "w1".into()
@@ -309,8 +330,9 @@ mod tests {
         assert!(pending.is_empty() && pending.next_pass().is_none());
         pending.push(record(1, "abc"), t0);
         pending.push(record(1, "de"), t0);
-        assert!(pending.holds(&Key::Job(1)));
-        assert!(!pending.holds(&Key::Job(2)));
+        assert!(pending.holds(&Key::JobLog(1)));
+        assert!(!pending.holds(&Key::JobLog(2)));
+        assert!(!pending.holds(&Key::Job(1)));
         assert_eq!((pending.log_records(), pending.log_bytes()), (2, 5));
         assert_eq!(pending.next_pass(), Some(t0 + FIRST_BACKOFF));
         assert_eq!(pending.keys().len(), 1);
