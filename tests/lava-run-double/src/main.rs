@@ -23,8 +23,10 @@
 //! stops it), optionally followed by `:SECONDS` of run time (e.g. `pass:30` for a
 //! long-running job; default 0). Without a mode the job passes at once.
 //!
-//! With `LAVA_RUN_DOUBLE_TRACE=FILE` in its environment, each run appends `start <job> <pid>`
-//! and `exit-<code> <job> <pid>` lines to FILE (tests that kill processes count runs there).
+//! With `LAVA_RUN_DOUBLE_TRACE=FILE` in its environment, each run appends `start`, `final`
+//! (just before the final result is sent) and `exit-<code>` lines, each followed by the job
+//! id, the pid and the time in µs, to FILE (tests that kill processes count runs there, and
+//! aim at those moments).
 
 mod logline;
 
@@ -272,13 +274,21 @@ fn main() -> ExitCode {
     ExitCode::from(runtime.block_on(run(options)))
 }
 
-/// Appends `<event> <job id> <pid>` to the file named by `LAVA_RUN_DOUBLE_TRACE`, if set:
+/// Appends `<event> <job id> <pid> <unix time in µs>` to the file named by
+/// `LAVA_RUN_DOUBLE_TRACE`, if set:
 /// tests that kill processes count runs there, where no lost log record can hide one.
 fn trace(options: &Options, event: &str) {
     let Some(path) = std::env::var_os("LAVA_RUN_DOUBLE_TRACE") else {
         return;
     };
-    let line = format!("{event} {} {}\n", options.job_id, std::process::id());
+    let micros = SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros());
+    let line = format!(
+        "{event} {} {} {micros}\n",
+        options.job_id,
+        std::process::id()
+    );
     let written = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -318,6 +328,7 @@ async fn run_job(options: &Options) -> u8 {
     let success = match result {
         Ok(Finish::Done) => {
             logger.info("Job finished correctly").await;
+            trace(options, "final");
             logger
                 .results(&[("definition", "lava"), ("case", "job"), ("result", "pass")])
                 .await;
@@ -329,6 +340,7 @@ async fn run_job(options: &Options) -> u8 {
             return 1;
         }
         Err(error) => {
+            trace(options, "final");
             logger
                 .log(
                     "error",
