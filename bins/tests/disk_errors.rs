@@ -247,3 +247,43 @@ fn a_store_that_turns_read_only_holds_results_and_end_until_it_is_writable() {
     assert_complete_once(&lab, &job, &trace);
     assert_alive(&mut master, &lab);
 }
+
+#[test]
+fn a_master_started_on_a_read_only_store_waits_until_it_is_writable() {
+    if disk_tests_skipped("a_master_started_on_a_read_only_store_waits_until_it_is_writable") {
+        return;
+    }
+    let lab = Lab::new();
+    let store = Tmpfs::mount_or_explain(&lab.data_dir().join("store"), 4096);
+    std::os::unix::fs::symlink(
+        store.dir.join("lava.sqlite3"),
+        lab.data_dir().join("lava.sqlite3"),
+    )
+    .expect("cannot link the store");
+    store
+        .read_only()
+        .expect("cannot remount the tmpfs read-only");
+    let mut master = start_master(&lab, &[]);
+    assert!(
+        eventually(Duration::from_secs(30), || lab
+            .master_log()
+            .contains("cannot open the lab")),
+        "the master says why it waits\n{}",
+        lab.master_log()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_alive(&mut master, &lab);
+    store.writable();
+    assert!(
+        eventually(Duration::from_secs(60), || lab
+            .master_log()
+            .contains("lava-master started")),
+        "the master starts once the store is writable\n{}",
+        lab.master_log()
+    );
+    lab.add_example_devices(WORKER);
+    let trace = lab.data_dir().join("runs.trace");
+    let _slave = start_slave(&lab, WORKER, lava_run_double(), &trace);
+    let job = lab.submit(&double_job("pass:1"));
+    assert_complete_once(&lab, &job, &trace);
+}

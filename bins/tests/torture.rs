@@ -296,6 +296,11 @@ struct Counts {
     lost_results: Vec<i64>,
     /// Incomplete because the final result never reached output.yaml (in flight at a kill).
     results_in_flight: Vec<i64>,
+    /// Incomplete without running: the lava-rs slave was killed after recording the job
+    /// (pid 0) and before lava-run started, and its restart reported lava-run as crashed
+    /// (the slave runs a job at most once; LAVA's slave, which spawns first, would run it
+    /// twice).
+    never_spawned: Vec<i64>,
     master_exits: usize,
 }
 
@@ -504,6 +509,8 @@ fn run_torture(kind: SlaveKind, kills: u64, seed: u64, lab: Lab) -> Counts {
             .lost
             .extend(acked.iter().filter(|id| !ids.contains(id)));
     }
+    // The logs as text (colour codes, where the logger writes them, removed).
+    let logs = strip_ansi(&lab.logs());
     for job in &all {
         let ran = runs.get(&job.id.to_string()).copied().unwrap_or(0);
         if ran > 1 {
@@ -514,7 +521,15 @@ fn run_torture(kind: SlaveKind, kills: u64, seed: u64, lab: Lab) -> Counts {
             continue;
         }
         if ran == 0 {
-            counts.lost.push(job.id);
+            let restored_unspawned = logs.contains(&format!(
+                "job restored from the table job={} pid=0 ",
+                job.id
+            ));
+            if restored_unspawned && job.health == JobHealth::Incomplete {
+                counts.never_spawned.push(job.id);
+            } else {
+                counts.lost.push(job.id);
+            }
             continue;
         }
         let finals = torture
@@ -565,8 +580,9 @@ fn run_torture(kind: SlaveKind, kills: u64, seed: u64, lab: Lab) -> Counts {
         "torture ({}): seed {seed}, {kills} kill points in {:.0} s ({victims:?}), {} jobs; \
          kill points aimed at (and found): {aimed:?}; \
          kill points with jobs in each phase: {hit:?}; lost {:?}, run twice {:?}, stuck {:?}, \
-         lost results {:?}, results lost in flight (LAVA's log protocol) {:?}, master exits {}; \
-         settled {settled}, ENDs acknowledged {acked_ends}",
+         lost results {:?}, results lost in flight (LAVA's log protocol) {:?}, \
+         never spawned (slave killed between its row and lava-run's start) {:?}, \
+         master exits {}; settled {settled}, ENDs acknowledged {acked_ends}",
         match kind {
             SlaveKind::LavaRs => "lava-rs slave",
             SlaveKind::Real { .. } => "LAVA 2020.05 slave",
@@ -578,6 +594,7 @@ fn run_torture(kind: SlaveKind, kills: u64, seed: u64, lab: Lab) -> Counts {
         counts.stuck,
         counts.lost_results,
         counts.results_in_flight,
+        counts.never_spawned,
         counts.master_exits,
     );
     if !(counts.lost.is_empty()
@@ -599,6 +616,24 @@ fn write_job(lab: &Lab, definition: &str) -> String {
         .join(format!("job-{}.yaml", NEXT.fetch_add(1, Ordering::SeqCst)));
     std::fs::write(&file, definition).expect("cannot write the job");
     file.display().to_string()
+}
+
+/// `text` without ANSI escape sequences (`ESC [ … letter`).
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for next in chars.by_ref() {
+                if next.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn now_micros() -> u128 {

@@ -55,6 +55,11 @@ const HTTP_GRACE: Duration = Duration::from_secs(5);
 /// lava-run's records wait in ZeroMQ's queues (and lava-run's sends block) rather than
 /// the master's memory growing.
 const MAX_PENDING_LOG_BYTES: usize = 64 << 20;
+/// The first wait before opening the store again at start; it doubles up to
+/// [`MAX_START_WAIT`].
+const FIRST_START_WAIT: Duration = Duration::from_secs(1);
+/// The longest wait between two attempts to open the store at start.
+const MAX_START_WAIT: Duration = Duration::from_secs(30);
 /// A failure that goes on is reported again this often (each attempt is at debug level).
 const REPORT_AGAIN: Duration = Duration::from_secs(60);
 
@@ -151,6 +156,34 @@ impl MasterDaemon {
             status: LabStatus::default(),
             last_report: None,
         })
+    }
+
+    /// [`MasterDaemon::start`], waiting while the store cannot be opened for a reason that
+    /// may pass (PostgreSQL not up yet, a full or read-only disk): said once, then tried
+    /// again with backoff. Another master holding the store, or anything else, is an error
+    /// at once. `None` when `stop` completes first.
+    pub async fn start_waiting(
+        options: &MasterOptions,
+        mut stop: std::pin::Pin<&mut (impl Future<Output = ()> + ?Sized)>,
+    ) -> Result<Option<Self>, MasterDaemonError> {
+        let mut wait = FIRST_START_WAIT;
+        loop {
+            match Self::start(options).await {
+                Ok(daemon) => return Ok(Some(daemon)),
+                Err(MasterDaemonError::Lab(e))
+                    if e.is_transient()
+                        && !matches!(e, LabError::Store(lava_store::StoreError::Locked { .. })) =>
+                {
+                    error!("cannot open the lab: {e}; trying again in {wait:?}");
+                }
+                Err(e) => return Err(e),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = stop.as_mut() => return Ok(None),
+            }
+            wait = (wait * 2).min(MAX_START_WAIT);
+        }
     }
 
     /// The control socket's endpoint, as bound (tests bind port 0).
