@@ -251,12 +251,23 @@ impl Torture {
             .count()
     }
 
+    /// Whether the slave still has the job in its table (`db.sqlite3`, the same for both
+    /// slaves): it forgets a job when END_OK arrives.
     fn slave_has(&self, job: i64) -> bool {
-        self.lab
-            .data_dir()
-            .join("slave/tmp")
-            .join(job.to_string())
-            .exists()
+        let path = self.lab.data_dir().join("slave/db.sqlite3");
+        let Ok(conn) = rusqlite::Connection::open_with_flags(
+            &path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        ) else {
+            return false;
+        };
+        if conn.busy_timeout(Duration::from_secs(5)).is_err() {
+            return true;
+        }
+        conn.query_row("SELECT COUNT(*) FROM jobs WHERE id = ?1", [job], |row| {
+            row.get::<_, i64>(0)
+        })
+        .map_or(true, |n| n > 0)
     }
 
     fn phases(&self) -> Phases {
