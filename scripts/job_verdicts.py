@@ -90,6 +90,8 @@ def universal_lab(text, user):
     def want(name, count=1):
         if not scalar(name):
             return
+        if isinstance(count, float) and count == count and count < MAX_DEVICES:
+            count = int(count) + 1  # enough for LAVA's `len(devices) < count`
         if not isinstance(count, int) or count < 1:
             count = 1
         name = python_str(name)

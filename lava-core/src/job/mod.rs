@@ -214,7 +214,10 @@ pub fn dispatcher_schema_issue(text: &str, strict: bool) -> crate::Result<Option
 fn read(text: &str) -> Result<Node, JobDefinitionError> {
     yaml::parse(text).map_err(|e| JobDefinitionError {
         path: "(document)".into(),
-        message: format!("Loading job submission failed: {}.", e.message),
+        message: match e.python_exception {
+            Some(class) => format!("{class}: {}", e.message),
+            None => format!("Loading job submission failed: {}.", e.message),
+        },
         line: e.line,
     })
 }

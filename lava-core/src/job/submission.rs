@@ -448,7 +448,7 @@ fn contains(container: &Node, key: &str) -> Result<bool, &'static str> {
 }
 
 /// `item in container` for any hashable item (dict membership compares as Python does).
-fn contains_value(container: &Node, item: &Node) -> Result<bool, &'static str> {
+pub(crate) fn contains_value(container: &Node, item: &Node) -> Result<bool, String> {
     let same = |a: &Node| python_eq(&a.value, &item.value);
     Ok(match &container.value {
         Value::Map(entries) => {
@@ -456,16 +456,26 @@ fn contains_value(container: &Node, item: &Node) -> Result<bool, &'static str> {
                 item.value,
                 Value::Seq(_) | Value::Map(_) | Value::Set(_) | Value::Pairs(_)
             ) {
-                return Err("unhashable type");
+                return Err(format!("unhashable type: '{}'", python_type(&item.value)));
             }
             entries.iter().any(|(k, _)| same(k))
         }
         Value::Seq(items) => items.iter().any(same),
         Value::String(s) => match &item.value {
             Value::String(i) => s.contains(i.as_str()),
-            _ => return Err("'in <string>' requires string as left operand"),
+            _ => {
+                return Err(format!(
+                    "'in <string>' requires string as left operand, not {}",
+                    python_type(&item.value)
+                ))
+            }
         },
-        _ => return Err("argument is not iterable"),
+        other => {
+            return Err(format!(
+                "argument of type '{}' is not iterable",
+                python_type(other)
+            ))
+        }
     })
 }
 
@@ -650,7 +660,7 @@ fn multinode_roles(tree: &Node) -> Result<(), Refusal> {
         match (get("host_role"), get("expect_role")) {
             (Some(host), expect) => {
                 let exists = contains_value(roles, host)
-                    .map_err(|e| python_error("TypeError", e, &here, host.line))?;
+                    .map_err(|e| python_error("TypeError", &e, &here, host.line))?;
                 if !exists {
                     return Err(refusal(
                         format!("'host_role' '{}' does not exist", python::str(&host.value)),
@@ -666,7 +676,7 @@ fn multinode_roles(tree: &Node) -> Result<(), Refusal> {
                     ));
                 };
                 let exists = contains_value(roles, expect)
-                    .map_err(|e| python_error("TypeError", e, &here, expect.line))?;
+                    .map_err(|e| python_error("TypeError", &e, &here, expect.line))?;
                 if !exists {
                     return Err(refusal(
                         format!(
@@ -1029,7 +1039,7 @@ fn multinode_split(tree: &Node, multi: &Node) -> Result<usize, Refusal> {
     // Which roles have actions (each action must name its roles).
     let mut with_actions = vec![false; roles.len()];
     for (r, (name, _)) in roles.iter().enumerate() {
-        for action in actions {
+        for (at, action) in actions.iter().enumerate() {
             for (key, body) in action.as_map().unwrap_or_default() {
                 let role_list = index(body, "role").map_err(|_| {
                     refusal(
@@ -1041,15 +1051,15 @@ fn multinode_split(tree: &Node, multi: &Node) -> Result<usize, Refusal> {
                                 .map(|(k, _)| python::str(&k.value))
                                 .unwrap_or_default()
                         ),
-                        format!("actions.{}", python::str(&key.value)),
+                        format!("actions[{at}].{}", python::str(&key.value)),
                         body.line,
                     )
                 })?;
                 let listed = contains_value(role_list, name).map_err(|e| {
                     python_error(
                         "TypeError",
-                        e,
-                        &format!("actions.{}.role", python::str(&key.value)),
+                        &e,
+                        &format!("actions[{at}].{}.role", python::str(&key.value)),
                         role_list.line,
                     )
                 })?;

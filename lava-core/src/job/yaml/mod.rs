@@ -24,9 +24,10 @@
 //! it quadratic), never by comparing a key with every earlier one.
 //!
 //! Known differences from PyYAML: the syntax level is granit-parser's, not libyaml's (a few
-//! exotic layouts that libyaml refuses may be read, or the reverse); an alias that refers to
-//! its own unfinished collection is refused (PyYAML builds a recursive object that LAVA's
-//! validation cannot finish anyway); aliases that would expand the tree beyond
+//! exotic layouts that libyaml refuses may be read, or the reverse, and syntax errors are
+//! worded differently); an alias that refers to its own unfinished collection (PyYAML
+//! builds a recursive object) reads as an empty collection of that type; aliases that would
+//! expand the tree beyond
 //! [`MAX_EXPANSION`] times the input's events are refused (PyYAML shares them, but LAVA's
 //! validation walks every copy).
 
@@ -204,12 +205,17 @@ pub struct YamlError {
     pub message: String,
     /// 1-based line, if known.
     pub line: Option<usize>,
+    /// The Python exception PyYAML lets through when it is not a `YAMLError` (a
+    /// `ValueError` for `2020-02-30`, a `KeyError` for `!!bool maybe`): LAVA then fails
+    /// with that exception rather than "Loading job submission failed".
+    pub python_exception: Option<&'static str>,
 }
 
 fn error(message: impl Into<String>, line: usize) -> YamlError {
     YamlError {
         message: message.into(),
         line: (line > 0).then_some(line),
+        python_exception: None,
     }
 }
 
@@ -545,7 +551,10 @@ impl Composer {
                 line,
             }),
             _ => Key::Node(Node {
-                value: scalar::construct(kind, text).map_err(|m| error(m, line))?,
+                value: scalar::construct(kind, text).map_err(|(m, exception)| YamlError {
+                    python_exception: exception,
+                    ..error(m, line)
+                })?,
                 line,
             }),
         };
@@ -554,10 +563,21 @@ impl Composer {
 
     fn alias(&mut self, id: usize, line: usize) -> Result<(), YamlError> {
         let Some(anchored) = self.anchors.get(&id) else {
-            return Err(error(
-                "an alias refers to its own unfinished collection (a recursive structure)",
-                line,
-            ));
+            // An alias to a collection still open: PyYAML builds a recursive object. Its
+            // type is what LAVA's checks see first; an empty collection of that type stands
+            // for it (validating deeper would never end in LAVA either).
+            let open = self.stack.iter().find_map(|f| match f {
+                Frame::Seq { anchor, .. } if *anchor == id => Some(Value::Seq(Vec::new())),
+                Frame::Map { anchor, .. } if *anchor == id => Some(Value::Map(Vec::new())),
+                _ => None,
+            });
+            return match open {
+                Some(value) => {
+                    self.count(1, line)?;
+                    self.push(Key::Node(Node { value, line }), 0)
+                }
+                None => Err(error("found undefined alias", line)),
+            };
         };
         match anchored.clone() {
             Anchored::MergeKey => {
@@ -725,7 +745,7 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
         let line = text[..at].matches('\n').count() + 1;
         return Err(error(
             format!(
-                "control characters are not allowed (U+{:04X})",
+                "unacceptable character #x{:04x}: control characters are not allowed",
                 u32::from(text[at..].chars().next().unwrap_or('\0'))
             ),
             line,
@@ -744,6 +764,7 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
         let (event, span) = event.map_err(|e| YamlError {
             message: e.info(),
             line: Some(e.marker().line()).filter(|l| *l > 0),
+            python_exception: None,
         })?;
         events += 1;
         composer.budget = MAX_EXPANSION.saturating_mul(events).saturating_add(10_000);
@@ -753,7 +774,10 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
             Event::DocumentStart(..) => {
                 documents += 1;
                 if documents > 1 {
-                    return Err(error("expected a single document in the stream", line));
+                    return Err(error(
+                        "expected a single document in the stream: but found another document",
+                        line,
+                    ));
                 }
             }
             Event::Scalar(value, style, anchor, tag) => {
@@ -979,8 +1003,12 @@ mod tests {
     }
 
     #[test]
-    fn recursive_and_exploding_aliases_are_refused() {
-        assert!(parse("a: &x [1, *x]\n").is_err());
+    fn recursive_aliases_read_and_exploding_ones_are_refused() {
+        let recursive = parse("a: &x [1, *x]\n").unwrap();
+        assert_eq!(
+            recursive.get("a").unwrap().as_seq().unwrap()[1].value,
+            Value::Seq(Vec::new())
+        );
         let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 1..9 {
             let p = i - 1;

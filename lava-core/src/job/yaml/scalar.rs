@@ -597,29 +597,33 @@ fn decode_base64(text: &str) -> Result<Vec<u8>, String> {
     }
 }
 
-/// Constructs a scalar of kind `kind` from its text, as PyYAML's `SafeConstructor` does.
-pub(super) fn construct(kind: Kind, text: &str) -> Result<Value, String> {
+/// Constructs a scalar of kind `kind` from its text, as PyYAML's `SafeConstructor` does;
+/// an error comes with the Python exception class when it is not a `YAMLError`.
+pub(super) fn construct(kind: Kind, text: &str) -> Result<Value, (String, Option<&'static str>)> {
+    let value_error = |m: String| (m, Some("ValueError"));
     Ok(match kind {
         Kind::Null => Value::Null,
         Kind::Bool => match text.to_lowercase().as_str() {
             "yes" | "true" | "on" => Value::Bool(true),
             "no" | "false" | "off" => Value::Bool(false),
-            _ => return Err(format!("{text:?} is not a boolean")),
+            other => return Err((format!("'{other}'"), Some("KeyError"))),
         },
-        Kind::Int => construct_int(text)?,
-        Kind::Float => Value::Float(construct_float(text)?),
+        Kind::Int => construct_int(text).map_err(value_error)?,
+        Kind::Float => Value::Float(construct_float(text).map_err(value_error)?),
         Kind::Str => Value::String(text.to_owned()),
-        Kind::Binary => Value::Bytes(decode_base64(text)?),
-        Kind::Timestamp => Value::Timestamp(timestamp(text)?),
+        Kind::Binary => Value::Bytes(decode_base64(text).map_err(|m| (m, None))?),
+        Kind::Timestamp => Value::Timestamp(timestamp(text).map_err(value_error)?),
         Kind::Merge => {
-            return Err(
+            return Err((
                 "could not determine a constructor for the tag 'tag:yaml.org,2002:merge'".into(),
-            )
+                None,
+            ))
         }
         Kind::ValueKey => {
-            return Err(
+            return Err((
                 "could not determine a constructor for the tag 'tag:yaml.org,2002:value'".into(),
-            )
+                None,
+            ))
         }
     })
 }
