@@ -188,6 +188,19 @@ fn lava_verdicts() {
             (Ok(validated), true) => {
                 agree += 1;
                 accepted += 1;
+                // What LAVA accepts, lava-rs can also split into its sub-jobs.
+                let definition = &validated.definition;
+                if let Some(roles) = &definition.multinode {
+                    let subs = job::split_multinode(definition, "group")
+                        .unwrap_or_else(|e| panic!("{source}: accepted but not split: {e}"));
+                    let expected: u32 = roles.iter().map(|r| r.count).sum();
+                    assert_eq!(subs.len(), expected as usize, "{source}");
+                    for sub in subs {
+                        job::yaml::parse(&sub.definition).unwrap_or_else(|e| {
+                            panic!("{source}: sub-job does not parse again: {e:?}")
+                        });
+                    }
+                }
                 let lava_warning = record["schema"]["msg"].as_str();
                 let our_warning = validated.warnings.first().map(|w| w.message.as_str());
                 // LAVA's schema code itself may fail (StopIteration on an empty action).

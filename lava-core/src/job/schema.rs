@@ -28,7 +28,6 @@ pub(crate) enum Type {
     /// `int` (a `bool` is one too).
     Int,
     Bool,
-    Float,
     Dict,
     List,
     /// `object`: anything.
@@ -41,7 +40,6 @@ impl Type {
             Type::Str => "str",
             Type::Int => "int",
             Type::Bool => "bool",
-            Type::Float => "float",
             Type::Dict => "dict",
             Type::List => "list",
             Type::Object => "object",
@@ -53,7 +51,6 @@ impl Type {
             Type::Str => matches!(value, Value::String(_)),
             Type::Int => matches!(value, Value::Int(_) | Value::BigInt(_) | Value::Bool(_)),
             Type::Bool => matches!(value, Value::Bool(_)),
-            Type::Float => matches!(value, Value::Float(_)),
             Type::Dict => matches!(value, Value::Map(_)),
             Type::List => matches!(value, Value::Seq(_) | Value::Pairs(_)),
             Type::Object => true,

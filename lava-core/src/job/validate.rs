@@ -138,23 +138,23 @@ fn roles(tree: &Node) -> Option<Vec<Role>> {
         .get("lava-multinode")?
         .get("roles")?
         .as_map()?;
-    Some(
-        roles
-            .iter()
-            .map(|(name, role)| {
-                let text = |key| role.get(key).map(|v| python::str(&v.value));
-                let count = role.get("count").map_or(0.0, |c| number(&c.value));
-                Role {
-                    name: python::str(&name.value),
-                    device_type: text("device_type"),
-                    connection: text("connection"),
-                    host_role: text("host_role"),
-                    count: count.clamp(0.0, f64::from(u32::MAX)) as u32,
-                    tags: strings(role.get("tags")),
-                }
-            })
-            .collect(),
-    )
+    let roles: Vec<Role> = roles
+        .iter()
+        .map(|(name, role)| {
+            let text = |key| role.get(key).map(|v| python::str(&v.value));
+            let count = role.get("count").map_or(0.0, |c| number(&c.value));
+            Role {
+                name: python::str(&name.value),
+                device_type: text("device_type"),
+                connection: text("connection"),
+                host_role: text("host_role"),
+                count: count.clamp(0.0, f64::from(u32::MAX)) as u32,
+                tags: strings(role.get("tags")),
+            }
+        })
+        .collect();
+    // A group of no job at all is, to LAVA, a single-node job.
+    roles.iter().any(|r| r.count > 0).then_some(roles)
 }
 
 /// Judges a parsed definition as LAVA does and extracts what the lab needs from it.

@@ -10,8 +10,8 @@
 
 use super::actions;
 use super::schema::{
-    all, any, bare, bool_, dict, int, keyed, list, map, object, one_of, opt, req, schema, seq,
-    str_, Extra, Invalid, KeySchema, Mark, Step, S,
+    all, any, bare, bool_, dict, int, keyed, map, object, one_of, opt, req, schema, seq, str_,
+    Extra, Invalid, KeySchema, Mark, Step, S,
 };
 use super::validate::timeout as parse_timeout;
 use super::yaml::{Node, Value};
