@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Records LAVA 2020.05's own verdict on every job definition of the conformance corpus, as
-# the fixtures that lava-core/tests/job_verdicts.rs checks lava-rs against (so that CI does
-# not need LAVA to run them).
+# Records LAVA 2020.05's own verdict on every job definition of the conformance corpus, and
+# on lava-rs' device configurations, as the fixtures that lava-core/tests/job_verdicts.rs
+# and device_verdicts.rs check lava-rs against (so that CI does not need LAVA to run them).
 #
 #   scripts/job-verdicts.sh            regenerate the mutations and the verdicts
 #
@@ -34,7 +34,9 @@ cleanup() { if [ $started = 1 ]; then "$ref/lava-pg-cluster" stop "$kit" >/dev/n
 trap cleanup EXIT
 
 fixtures=$root/lava-core/tests/fixtures/job-verdicts
-python3 "$root/scripts/job_mutations.py" "$fixtures/mutations"
+devices=$root/lava-core/tests/fixtures/device-verdicts
+python3 "$root/scripts/job_mutations.py" "$fixtures/mutations" "$devices/configurations"
 PYTHONHASHSEED=0 "$LAVA_SERVER_PYTHON" -W ignore "$root/scripts/job_verdicts.py" \
     --lava-tree "$ref/lava-2020.05-server" --mutations "$fixtures/mutations" \
-    --out "$fixtures/verdicts.jsonl"
+    --out "$fixtures/verdicts.jsonl" \
+    --device-configurations "$devices/configurations" --device-out "$devices/verdicts.jsonl"

@@ -2,7 +2,8 @@
 """Write lava-rs' own job definitions for the conformance corpus: a few base jobs and, for
 each rule of LAVA's submission path, mutations that should pass and that should fail.
 
-Usage: job_mutations.py DIR      (writes DIR/*.yaml, removing older ones first)
+Usage: job_mutations.py DIR [DEVICE_DIR]   (writes DIR/*.yaml, and device configurations
+       to DEVICE_DIR/*.yaml, removing older ones first)
 
 The texts are ours; LAVA's verdict on each is recorded by scripts/job-verdicts.sh. A
 mutation is a function of a fresh copy of a base job (edited as data, then dumped), or a
@@ -519,7 +520,90 @@ RAW["yaml-alias-recursive"] = base_text + "environment: &e {a: *e}\n"
 RAW["yaml-minutes-sexagesimal"] = base_text.replace("    minutes: 30", "    minutes: 1:30")
 
 
+# ---------------------------------------------------------------- device configurations
+DEVICE = {
+    "commands": {
+        "connect": "telnet localhost 7000",
+        "hard_reset": "pduclient --command reboot",
+        "users": {"hello": {"do": "echo hello"}},
+    },
+    "actions": {
+        "deploy": {"methods": {"tftp": {}}, "connections": {"serial": {}}},
+        "boot": {"connections": {"serial": {}}, "methods": {"u-boot": {}}},
+    },
+    "timeouts": {
+        "actions": {"apply-overlay-image": {"minutes": 2}},
+        "connections": {"lava-test-shell": {"seconds": 30}},
+    },
+    "parameters": {"interfaces": {}},
+    "character_delays": {"boot": 10},
+}
+DEVICES = {}
+
+
+def device(name, edit):
+    DEVICES[name] = edit
+
+
+device("ok", lambda d: None)
+device("top-device-type", setter("device_type", "bbb"))
+device("top-hostname", setter("hostname", "bbb-01"))
+device("unknown-top-key", setter("colour", "red"))
+device("commands-int", setter("commands", "hard_reset", 5))
+device("commands-list", setter("commands", "hard_reset", ["a", "b"]))
+device("commands-users-no-do", setter("commands", "users", {"hello": {"undo": "x"}}))
+device("commands-users-extra", setter("commands", "users", {"hello": {"do": "x", "when": 1}}))
+device("commands-connections-ok", setter("commands", "connections", {"uart0": {"connect": "telnet x", "tags": ["primary"]}}))
+device("commands-connections-no-connect", setter("commands", "connections", {"uart0": {"tags": []}}))
+device("commands-connections-tags-string", setter("commands", "connections", {"uart0": {"connect": "x", "tags": "primary"}}))
+device("actions-deploy-no-methods", deleter("actions", "deploy", "methods"))
+device("actions-boot-no-connections", deleter("actions", "boot", "connections"))
+device("actions-boot-missing", deleter("actions", "boot"))
+device("actions-extra", setter("actions", "flash", {}))
+device("actions-deploy-parameters-ok", setter("actions", "deploy", "parameters", {"a": "b", "c": True}))
+device("actions-deploy-parameters-int", setter("actions", "deploy", "parameters", {"a": 1}))
+device("timeouts-bad-name", setter("timeouts", "actions", {"Bad_Name": {"minutes": 1}}))
+device("timeouts-two-units", setter("timeouts", "actions", {"x": {"minutes": 1, "seconds": 2}}))
+device("timeouts-extra", setter("timeouts", "jobs", {}))
+device("timeouts-no-connections", deleter("timeouts", "connections"))
+device("usb-vendor-id-ok", setter("usb_vendor_id", "0403"))
+device("usb-vendor-id-long", setter("usb_vendor_id", "04031"))
+device("usb-sleep-string", setter("usb_sleep", "5"))
+device("fastboot-options-int", setter("fastboot_options", [1]))
+device("device-info-strings", setter("device_info", ["a"]))
+device("flash-cmds-order-int", setter("flash_cmds_order", [1]))
+device("character-delays-string", setter("character_delays", "boot", "slow"))
+device("parameters-list", setter("parameters", ["a"]))
+device("parameters-media-sata-incomplete", setter("parameters", "media", {"sata": {"UUID-required": True, "disk": {"uuid": "x"}}}))
+device("ssh-primary-power", setter("actions", "deploy", "methods", {"ssh": {"host": "10.0.0.1"}}))
+device("ssh-primary-no-power", both(setter("actions", "deploy", "methods", {"ssh": {"host": "10.0.0.1"}}), deleter("commands", "hard_reset")))
+device("ssh-primary-empty-host", setter("actions", "deploy", "methods", {"ssh": {"host": ""}}))
+device("available-architectures-int", setter("available_architectures", [1]))
+device("uuu-command-list", setter("uuu_corrupt_boot_media_command", ["a"]))
+DEVICE_RAW = {
+    "empty": "",
+    "list": "- a\n",
+    "syntax-error": "commands: [\n",
+    "unknown-tag": "constants: !foo {}\n",
+}
+
+
 def main():
+    if len(sys.argv) > 2:
+        out = sys.argv[2]
+        os.makedirs(out, exist_ok=True)
+        for f in os.listdir(out):
+            if f.endswith(".yaml"):
+                os.remove(os.path.join(out, f))
+        for name, edit in sorted(DEVICES.items()):
+            data = copy.deepcopy(DEVICE)
+            edit(data)
+            with open(os.path.join(out, name + ".yaml"), "w", encoding="utf-8") as f:
+                f.write(yaml.safe_dump(data, sort_keys=False))
+        for name, text in sorted(DEVICE_RAW.items()):
+            with open(os.path.join(out, name + ".yaml"), "w", encoding="utf-8") as f:
+                f.write(text)
+        print("%d device configurations" % (len(DEVICES) + len(DEVICE_RAW)), file=sys.stderr)
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
     for f in os.listdir(out):

@@ -333,12 +333,53 @@ def mutation_corpus(directory):
                 yield "mutation:" + f, fh.read()
 
 
+def device_verdict(text):
+    """What the scheduler's `Device.is_valid()` says of a rendered configuration, and what
+    `lava-server manage devices check` (lava_common.schemas.device) says."""
+    from lava_scheduler_app.schema import SubmissionException, validate_device
+    from lava_common.schemas.device import validate as validate_common
+
+    record = {}
+    try:
+        data = yaml_safe_load(text)
+        validate_device(data)
+        record["verdict"] = "accept"
+    except (SubmissionException, yaml.YAMLError) as exc:
+        record.update(verdict="refuse", exception=type(exc).__name__, message=str(exc))
+        inner = exc.args[0] if exc.args else None
+        if isinstance(inner, voluptuous.MultipleInvalid):
+            record["errors"] = [
+                {"path": path_json(e.path), "msg": e.msg, "text": str(e)} for e in inner.errors
+            ]
+        return record
+    except Exception as exc:  # the scheduler would fail on it too
+        record.update(verdict="refuse", exception=type(exc).__name__, message=str(exc))
+        return record
+    try:
+        validate_common(data)
+        record["check"] = None
+    except voluptuous.Invalid as exc:
+        record["check"] = {"path": str(exc.path), "msg": exc.msg}
+    return record
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lava-tree", required=True)
     parser.add_argument("--mutations", required=True)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--device-configurations")
+    parser.add_argument("--device-out")
     args = parser.parse_args()
+
+    if args.device_configurations:
+        with open(args.device_out, "w", encoding="utf-8") as out:
+            for f in sorted(os.listdir(args.device_configurations)):
+                with open(os.path.join(args.device_configurations, f), encoding="utf-8") as fh:
+                    text = fh.read()
+                record = {"source": f, "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
+                record.update(device_verdict(text))
+                out.write(json.dumps(record, sort_keys=True) + "\n")
 
     user, _ = User.objects.get_or_create(username="lava-rs-conformance")
     corpus = list(lava_files(args.lava_tree))

@@ -25,10 +25,10 @@ mod actions;
 mod legacy;
 mod multinode;
 mod python;
-mod schema;
-mod submission;
+pub(crate) mod schema;
+pub(crate) mod submission;
 mod validate;
-mod warnings;
+pub(crate) mod warnings;
 pub mod yaml;
 
 pub use legacy::{legacy_reason, LEGACY_REASON};
