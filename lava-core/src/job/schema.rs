@@ -10,6 +10,7 @@
 //! blocks; the schemas themselves are written with it in `submission.rs` and `actions/`.
 
 use super::python;
+use std::borrow::Cow;
 use super::yaml::{Node, Value};
 
 /// What a mapping does with keys its schema does not name (voluptuous' `extra`).
@@ -193,6 +194,30 @@ impl Step {
     }
 }
 
+/// A step of the path being checked, borrowed from the data: made into a [`Step`] (with
+/// Python's `repr`) only when an error is reported.
+#[derive(Clone)]
+pub(crate) enum At<'a> {
+    Key(&'a Node),
+    Name(&'static str),
+    Index(usize),
+    Virtual(&'static str),
+    /// A step a plain function reported.
+    Step(Step),
+}
+
+fn owned(path: &[At<'_>]) -> Vec<Step> {
+    path.iter()
+        .map(|at| match at {
+            At::Key(node) => Step::key(node),
+            At::Name(name) => Step::name(name),
+            At::Index(i) => Step::Index(*i),
+            At::Virtual(g) => Step::Virtual(g),
+            At::Step(step) => step.clone(),
+        })
+        .collect()
+}
+
 /// A voluptuous `Invalid`: its message, path and `error_type`, and the line of the data it
 /// is about.
 #[derive(Debug, Clone, PartialEq)]
@@ -286,8 +311,19 @@ pub(crate) fn dotted(path: &[Step]) -> String {
 /// A failed validation: voluptuous' `MultipleInvalid` (never empty).
 pub(crate) type Errors = Vec<Invalid>;
 
-fn one(msg: impl Into<String>, path: &[Step], line: usize) -> Errors {
-    vec![Invalid {
+/// An `Invalid` while checking: its path still borrowed from the data, its message static
+/// where it can be (most alternatives of an `Any` fail, and are dropped).
+struct Fail<'a> {
+    msg: Cow<'static, str>,
+    path: Vec<At<'a>>,
+    error_type: Option<&'static str>,
+    line: usize,
+}
+
+type Fails<'a> = Vec<Fail<'a>>;
+
+fn one<'a>(msg: impl Into<Cow<'static, str>>, path: &[At<'a>], line: usize) -> Fails<'a> {
+    vec![Fail {
         msg: msg.into(),
         path: path.to_vec(),
         error_type: None,
@@ -295,14 +331,24 @@ fn one(msg: impl Into<String>, path: &[Step], line: usize) -> Errors {
     }]
 }
 
-fn depth(errors: &Errors) -> usize {
+fn depth(errors: &Fails<'_>) -> usize {
     errors.first().map_or(0, |e| e.path.len())
 }
 
 /// Validates `data` against `schema` as `Schema(schema, extra=extra)(data)` does.
 pub(crate) fn validate(schema: &S, extra: Extra, data: &Node) -> Result<(), Errors> {
     let mut path = Vec::new();
-    check(schema, extra, data, &mut path)
+    check(schema, extra, data, &mut path).map_err(|fails| {
+        fails
+            .into_iter()
+            .map(|f| Invalid {
+                msg: f.msg.into_owned(),
+                path: owned(&f.path),
+                error_type: f.error_type,
+                line: f.line,
+            })
+            .collect()
+    })
 }
 
 /// Python's `len()`, if the value has one.
@@ -342,7 +388,7 @@ fn within(value: &Value, bound: i64, at_least: bool) -> Option<bool> {
     })
 }
 
-fn check(schema: &S, extra: Extra, data: &Node, path: &mut Vec<Step>) -> Result<(), Errors> {
+fn check<'a>(schema: &S, extra: Extra, data: &'a Node, path: &mut Vec<At<'a>>) -> Result<(), Fails<'a>> {
     match schema {
         S::Type(t) => {
             if t.admits(&data.value) {
@@ -360,7 +406,7 @@ fn check(schema: &S, extra: Extra, data: &Node, path: &mut Vec<Step>) -> Result<
             _ => Err(one("not a valid value", path, data.line)),
         },
         S::Any(alternatives, msg) => {
-            let mut best: Option<Errors> = None;
+            let mut best: Option<Fails<'a>> = None;
             for alternative in alternatives {
                 match check(alternative, extra, data, path) {
                     Ok(()) => return Ok(()),
@@ -469,14 +515,15 @@ fn check(schema: &S, extra: Extra, data: &Node, path: &mut Vec<Step>) -> Result<
             }
             _ => Err(one("expected string or buffer", path, data.line)),
         },
-        S::Func(f) => f(data).map_err(|mut e| {
+        S::Func(f) => f(data).map_err(|e| {
             let mut full = path.clone();
-            full.append(&mut e.path);
-            e.path = full;
-            if e.line == 0 {
-                e.line = data.line;
-            }
-            vec![e]
+            full.extend(e.path.into_iter().map(At::Step));
+            vec![Fail {
+                msg: e.msg.into(),
+                path: full,
+                error_type: e.error_type,
+                line: if e.line == 0 { data.line } else { e.line },
+            }]
         }),
         S::Map(map) => check_map(map, extra, data, path),
         S::Seq(alternatives) => check_seq(alternatives, extra, data, path),
@@ -492,12 +539,12 @@ fn check(schema: &S, extra: Extra, data: &Node, path: &mut Vec<Step>) -> Result<
     }
 }
 
-fn check_seq(
+fn check_seq<'a>(
     alternatives: &[S],
     extra: Extra,
-    data: &Node,
-    path: &mut Vec<Step>,
-) -> Result<(), Errors> {
+    data: &'a Node,
+    path: &mut Vec<At<'a>>,
+) -> Result<(), Fails<'a>> {
     let items: Vec<&Node> = match &data.value {
         Value::Seq(items) => items.iter().collect(),
         // A list of tuples: each item a tuple, which no schema here admits but `object`.
@@ -508,8 +555,8 @@ fn check_seq(
                     .iter()
                     .any(|a| matches!(a, S::Type(Type::Object)))
                 {
-                    path.push(Step::Index(i));
-                    errors.push(Invalid {
+                    path.push(At::Index(i));
+                    errors.push(Fail {
                         msg: "expected a tuple to match".into(),
                         path: path.clone(),
                         error_type: None,
@@ -535,7 +582,7 @@ fn check_seq(
     }
     let mut errors = Vec::new();
     for (i, item) in items.into_iter().enumerate() {
-        path.push(Step::Index(i));
+        path.push(At::Index(i));
         let index_depth = path.len();
         let mut invalid = None;
         let mut passed = false;
@@ -566,12 +613,12 @@ fn check_seq(
     }
 }
 
-fn check_map(
+fn check_map<'a>(
     map: &MapSchema,
     extra: Extra,
-    data: &Node,
-    path: &mut Vec<Step>,
-) -> Result<(), Errors> {
+    data: &'a Node,
+    path: &mut Vec<At<'a>>,
+) -> Result<(), Fails<'a>> {
     let Value::Map(entries) = &data.value else {
         return Err(one("expected a dictionary", path, data.line));
     };
@@ -595,9 +642,9 @@ fn check_map(
                 continue;
             }
             if exists {
-                path.push(Step::Virtual(group));
-                errors.push(Invalid {
-                    msg: format!("two or more values in the same group of exclusion '{group}'"),
+                path.push(At::Virtual(group));
+                errors.push(Fail {
+                    msg: format!("two or more values in the same group of exclusion '{group}'").into(),
                     path: path.clone(),
                     error_type: None,
                     line: data.line,
@@ -614,7 +661,7 @@ fn check_map(
 
     let mut found = vec![false; map.entries.len()];
     for (key, value) in entries {
-        path.push(Step::key(key));
+        path.push(At::Key(key));
         let key_depth = path.len();
         let literal_candidates = map.order[..map.literals].iter().filter(|&&i| {
             matches!((&map.entries[i].1, key.as_str()), (KeySchema::Lit(l), Some(k)) if *l == k)
@@ -645,7 +692,7 @@ fn check_map(
             break;
         }
         if !matched && extra == Extra::Prevent {
-            errors.push(Invalid {
+            errors.push(Fail {
                 msg: "extra keys not allowed".into(),
                 path: path.clone(),
                 error_type: None,
@@ -656,21 +703,20 @@ fn check_map(
     }
     for (i, (mark, key, _)) in map.entries.iter().enumerate() {
         if let (Mark::Required(msg), false) = (mark, found[i]) {
-            let step = match key {
-                KeySchema::Lit(name) => Step::name(name),
-                KeySchema::Validator(_) => Step::Key {
+            let mut full = path.clone();
+            full.push(match key {
+                KeySchema::Lit(name) => At::Name(name),
+                KeySchema::Validator(_) => At::Step(Step::Key {
                     repr: "<class 'str'>".into(),
                     text: "(any key)".into(),
-                },
-            };
-            path.push(step);
-            errors.push(Invalid {
+                }),
+            });
+            errors.push(Fail {
                 msg: msg.unwrap_or("required key not provided").into(),
-                path: path.clone(),
+                path: full,
                 error_type: None,
                 line: data.line,
             });
-            path.pop();
         }
     }
     if errors.is_empty() {

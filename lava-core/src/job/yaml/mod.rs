@@ -437,7 +437,10 @@ enum Frame {
         line: usize,
     },
     Map {
-        dict: Vec<(Key, Node)>,
+        /// The mapping's own entries, deduplicated as they come.
+        dict: DictBuilder,
+        /// The values of its merge keys (`<<`), in order, with their lines.
+        merges: Vec<(Node, usize)>,
         key: Option<Key>,
         tag: Tag,
         anchor: usize,
@@ -490,10 +493,15 @@ impl Composer {
                     )),
                 }
             }
-            Some(Frame::Map { dict, key, .. }) => match key.take() {
+            Some(Frame::Map {
+                dict, merges, key, ..
+            }) => match key.take() {
                 None => *key = Some(item),
                 Some(k) => match item {
-                    Key::Node(v) => dict.push((k, v)),
+                    Key::Node(v) => match k {
+                        Key::Node(k) => dict.insert(k, v)?,
+                        Key::Merge(merge_line) => merges.push((v, merge_line)),
+                    },
                     Key::Merge(line) => return Err(error(
                         "could not determine a constructor for the tag 'tag:yaml.org,2002:merge'",
                         line,
@@ -521,7 +529,7 @@ impl Composer {
 
     fn scalar(
         &mut self,
-        text: &str,
+        text: std::borrow::Cow<'_, str>,
         style: ScalarStyle,
         anchor: usize,
         tag: Option<&granit_parser::Tag>,
@@ -532,7 +540,7 @@ impl Composer {
         let kind = match tag_of(tag, line)? {
             // A plain scalar, or any scalar tagged `!`, resolves by its text.
             Tag::Implicit if style == ScalarStyle::Plain || explicit_bang => {
-                scalar::resolve_plain(text)
+                scalar::resolve_plain(&text)
             }
             Tag::Implicit => Kind::Str,
             Tag::Core(kind) => kind,
@@ -547,11 +555,16 @@ impl Composer {
         let item = match kind {
             Kind::Merge if key_position => Key::Merge(line),
             Kind::ValueKey if key_position => Key::Node(Node {
-                value: Value::String(text.to_owned()),
+                value: Value::String(text.into_owned()),
+                line,
+            }),
+            // The common case: the parser's string is the value.
+            Kind::Str => Key::Node(Node {
+                value: Value::String(text.into_owned()),
                 line,
             }),
             _ => Key::Node(Node {
-                value: scalar::construct(kind, text).map_err(|(m, exception)| YamlError {
+                value: scalar::construct(kind, &text).map_err(|(m, exception)| YamlError {
                     python_exception: exception,
                     ..error(m, line)
                 })?,
@@ -650,6 +663,7 @@ impl Composer {
     fn end_map(&mut self) -> Result<(), YamlError> {
         let Some(Frame::Map {
             dict,
+            merges,
             tag,
             anchor,
             line,
@@ -661,68 +675,69 @@ impl Composer {
         // PyYAML's flatten_mapping: merged entries first (a list of mappings in reverse
         // order, so that the first one wins), then the mapping's own.
         let mut merged: Vec<(Node, Node)> = Vec::new();
-        let mut own: Vec<(Node, Node)> = Vec::with_capacity(dict.len());
-        for (key, value) in dict {
-            match key {
-                Key::Node(k) => own.push((k, value)),
-                Key::Merge(merge_line) => match value.value {
-                    Value::Map(entries) => merged.extend(entries),
-                    Value::Set(members) => merged.extend(
-                        members.into_iter().map(|m| {
-                            let line = m.line;
-                            (m, Node { value: Value::Null, line })
-                        }),
-                    ),
-                    Value::Seq(items) => {
-                        let mut sub = Vec::with_capacity(items.len());
-                        for item in items {
-                            match item.value {
-                                Value::Map(entries) => sub.push(entries),
-                                Value::Set(members) => sub.push(
-                                    members
-                                        .into_iter()
-                                        .map(|m| {
-                                            let line = m.line;
-                                            (m, Node { value: Value::Null, line })
-                                        })
-                                        .collect(),
-                                ),
-                                other => {
-                                    return Err(error(
-                                        format!(
-                                            "while constructing a mapping: expected a mapping for merging, but found {}",
-                                            kind_name(&other)
-                                        ),
-                                        item.line,
-                                    ))
-                                }
+        for (value, merge_line) in merges {
+            match value.value {
+                Value::Map(entries) => merged.extend(entries),
+                Value::Set(members) => merged.extend(
+                    members.into_iter().map(|m| {
+                        let line = m.line;
+                        (m, Node { value: Value::Null, line })
+                    }),
+                ),
+                Value::Seq(items) => {
+                    let mut sub = Vec::with_capacity(items.len());
+                    for item in items {
+                        match item.value {
+                            Value::Map(entries) => sub.push(entries),
+                            Value::Set(members) => sub.push(
+                                members
+                                    .into_iter()
+                                    .map(|m| {
+                                        let line = m.line;
+                                        (m, Node { value: Value::Null, line })
+                                    })
+                                    .collect(),
+                            ),
+                            other => {
+                                return Err(error(
+                                    format!(
+                                        "while constructing a mapping: expected a mapping for merging, but found {}",
+                                        kind_name(&other)
+                                    ),
+                                    item.line,
+                                ))
                             }
                         }
-                        for entries in sub.into_iter().rev() {
-                            merged.extend(entries);
-                        }
                     }
-                    Value::Pairs(pairs) => {
-                        for pair in pairs.into_iter().rev() {
-                            merged.push(pair);
-                        }
+                    for entries in sub.into_iter().rev() {
+                        merged.extend(entries);
                     }
-                    other => {
-                        return Err(error(
-                            format!(
-                                "while constructing a mapping: expected a mapping or list of mappings for merging, but found {}",
-                                kind_name(&other)
-                            ),
-                            merge_line,
-                        ))
+                }
+                Value::Pairs(pairs) => {
+                    for pair in pairs.into_iter().rev() {
+                        merged.push(pair);
                     }
-                },
+                }
+                other => {
+                    return Err(error(
+                        format!(
+                            "while constructing a mapping: expected a mapping or list of mappings for merging, but found {}",
+                            kind_name(&other)
+                        ),
+                        merge_line,
+                    ))
+                }
             }
         }
-        let mut builder = DictBuilder::new();
-        for (k, v) in merged.into_iter().chain(own) {
-            builder.insert(k, v)?;
-        }
+        let builder = if merged.is_empty() {
+            dict
+        } else {
+            let mut builder = DictBuilder::new();
+            for (k, v) in merged.into_iter().chain(dict.entries) {
+                builder.insert(k, v)?;
+            }
+            builder
+        };
         let value = match tag {
             Tag::Implicit | Tag::Map => Value::Map(builder.entries),
             Tag::Set => Value::Set(builder.entries.into_iter().map(|(k, _)| k).collect()),
@@ -781,7 +796,7 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
                 }
             }
             Event::Scalar(value, style, anchor, tag) => {
-                composer.scalar(&value, style, anchor, tag.as_deref(), line)?
+                composer.scalar(value, style, anchor, tag.as_deref(), line)?
             }
             Event::SequenceStart(_, anchor, tag) => {
                 let tag = tag_of(tag.as_deref(), line)?;
@@ -798,7 +813,8 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
                 let tag = tag_of(tag.as_deref(), line)?;
                 composer.count(1, line)?;
                 composer.stack.push(Frame::Map {
-                    dict: Vec::new(),
+                    dict: DictBuilder::new(),
+                    merges: Vec::new(),
                     key: None,
                     tag,
                     anchor,
