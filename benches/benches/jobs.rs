@@ -78,9 +78,11 @@ fn yaml_scaling(c: &mut Criterion) {
              actions: [{{command: {{name: x}}}}]\nmetadata:\n{}",
             (0..n).map(|i| format!("  k{i}: v\n")).collect::<String>()
         );
-        group.bench_with_input(BenchmarkId::new("validate_metadata_keys", n), &job, |b, text| {
-            b.iter(|| job::validate(text).is_ok())
-        });
+        group.bench_with_input(
+            BenchmarkId::new("validate_metadata_keys", n),
+            &job,
+            |b, text| b.iter(|| job::validate(text).is_ok()),
+        );
     }
     group.finish();
 }

@@ -10,8 +10,8 @@
 //! blocks; the schemas themselves are written with it in `submission.rs` and `actions/`.
 
 use super::python;
-use std::borrow::Cow;
 use super::yaml::{Node, Value};
+use std::borrow::Cow;
 
 /// What a mapping does with keys its schema does not name (voluptuous' `extra`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -388,7 +388,12 @@ fn within(value: &Value, bound: i64, at_least: bool) -> Option<bool> {
     })
 }
 
-fn check<'a>(schema: &S, extra: Extra, data: &'a Node, path: &mut Vec<At<'a>>) -> Result<(), Fails<'a>> {
+fn check<'a>(
+    schema: &S,
+    extra: Extra,
+    data: &'a Node,
+    path: &mut Vec<At<'a>>,
+) -> Result<(), Fails<'a>> {
     match schema {
         S::Type(t) => {
             if t.admits(&data.value) {
@@ -644,7 +649,8 @@ fn check_map<'a>(
             if exists {
                 path.push(At::Virtual(group));
                 errors.push(Fail {
-                    msg: format!("two or more values in the same group of exclusion '{group}'").into(),
+                    msg: format!("two or more values in the same group of exclusion '{group}'")
+                        .into(),
                     path: path.clone(),
                     error_type: None,
                     line: data.line,
