@@ -784,9 +784,10 @@ fn domain_ok(domain: &str) -> bool {
     if rest.is_empty() {
         return false;
     }
+    // A non-ASCII label stands for its IDNA form, which Django tries too.
     let label_ok = |l: &str| {
         (1..=63).contains(&l.len())
-            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && l.chars().all(|c| c.is_alphanumeric() || c == '-')
             && !l.starts_with('-')
             && !l.ends_with('-')
     };
@@ -1011,12 +1012,11 @@ fn multinode_split(tree: &Node, multi: &Node) -> Result<usize, Refusal> {
     }
 
     // split_multinode_yaml.
-    let mut group_size = 0f64;
+    // (LAVA sums the counts for group_size first: a count that is not a number fails there.)
     for (name, role) in roles {
         if let Some(count) = role.get("count") {
             match count_of(&count.value) {
-                Some(Count::Int(i)) => group_size += i as f64,
-                Some(Count::Float(f)) => group_size += f,
+                Some(_) => {}
                 None => {
                     return Err(python_error(
                         "TypeError",
@@ -1031,7 +1031,6 @@ fn multinode_split(tree: &Node, multi: &Node) -> Result<usize, Refusal> {
             }
         }
     }
-    let _ = group_size;
     let actions = tree
         .get("actions")
         .and_then(Node::as_seq)
@@ -1174,15 +1173,13 @@ pub(crate) fn verdict(tree: &Node) -> Result<(), Refusal> {
         Some(multi) => multinode_split(tree, multi)?,
         None => 0,
     };
-    if group_jobs == 0 {
-        if tree.get("device_type").is_none() {
-            return Err(python_error(
-                "KeyError",
-                "'device_type' (a single-node job needs a device_type)",
-                "device_type",
-                tree.line,
-            ));
-        }
+    if group_jobs == 0 && tree.get("device_type").is_none() {
+        return Err(python_error(
+            "KeyError",
+            "'device_type' (a single-node job needs a device_type)",
+            "device_type",
+            tree.line,
+        ));
     }
     create_job_checks(tree)?;
     Ok(())

@@ -319,34 +319,41 @@ impl DictBuilder {
     }
 
     fn insert(&mut self, key: Node, value: Node) -> Result<(), YamlError> {
-        let Some(hk) = hash_key(&key, &mut self.nan_counter) else {
+        if matches!(
+            key.value,
+            Value::Seq(_) | Value::Map(_) | Value::Set(_) | Value::Pairs(_)
+        ) {
             return Err(error(
                 "while constructing a mapping: found unhashable key",
                 key.line,
             ));
-        };
+        }
         if self.index.is_none() && self.entries.len() >= INDEX_FROM {
             let mut index = HashMap::with_capacity(self.entries.len() * 2);
-            let mut counter = self.nan_counter;
             for (i, (k, _)) in self.entries.iter().enumerate() {
-                if let Some(h) = hash_key(k, &mut counter) {
+                if let Some(h) = hash_key(k, &mut self.nan_counter) {
                     index.insert(h, i);
                 }
             }
-            self.nan_counter = counter;
             self.index = Some(index);
         }
-        let found = match &self.index {
-            Some(index) => index.get(&hk).copied(),
-            None => self
-                .entries
-                .iter()
-                .position(|(k, _)| same_key(&k.value, &key.value)),
+        // Small mappings (most of a job) compare directly, without hashing or copying keys.
+        let (found, hk) = match &self.index {
+            Some(index) => {
+                let hk = hash_key(&key, &mut self.nan_counter);
+                (hk.as_ref().and_then(|h| index.get(h).copied()), hk)
+            }
+            None => (
+                self.entries
+                    .iter()
+                    .position(|(k, _)| same_key(&k.value, &key.value)),
+                None,
+            ),
         };
         match found {
             Some(i) => self.entries[i].1 = value,
             None => {
-                if let Some(index) = &mut self.index {
+                if let (Some(index), Some(hk)) = (&mut self.index, hk) {
                     index.insert(hk, self.entries.len());
                 }
                 self.entries.push((key, value));
