@@ -18,8 +18,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-ref=$root/../shared/reference
-[ -d "$ref/lava-2020.05-server" ] || { echo "job-verdicts: $ref/lava-2020.05-server is missing" >&2; exit 1; }
+# shared/ beside the checkout (or beside a parent of it, for a git worktree nested deeper).
+ref=
+dir=$root
+while [ "$dir" != / ]; do
+    dir=$(dirname "$dir")
+    if [ -d "$dir/shared/reference/lava-2020.05-server" ]; then ref=$dir/shared/reference; break; fi
+done
+[ -n "$ref" ] || { echo "job-verdicts: no shared/reference/lava-2020.05-server beside $root or its parents" >&2; exit 1; }
 kit=${LAVA_SERVER_KIT_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/lava-rs/job-verdicts-kit}
 mkdir -p "$kit"
 eval "$("$ref/real-lava-server-setup" "$kit")"
