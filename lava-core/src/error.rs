@@ -11,6 +11,10 @@ pub enum Error {
     /// A job definition that cannot be accepted (names the field and, where known, the line).
     #[error(transparent)]
     JobDefinition(#[from] crate::job::JobDefinitionError),
+    /// A rendered device configuration that LAVA's scheduler would refuse (names the key
+    /// and the line).
+    #[error(transparent)]
+    DeviceConfiguration(#[from] crate::device::DeviceConfigurationError),
     /// A ZeroMQ message that does not follow the protocol (names the frame and why).
     #[error(transparent)]
     Frame(#[from] crate::protocol::FrameError),
