@@ -111,6 +111,62 @@ fn check_device<'py>(
     Ok(out)
 }
 
+/// Environment(search_path, remember_outputs=True)
+///
+/// A long-lived rendering environment over the directories of `search_path`, searched in
+/// order as Jinja2's `FileSystemLoader` does (LAVA: the devices directory, then the
+/// device-types directories). Parsed templates are kept between renders and reloaded when a
+/// file changes; with `remember_outputs`, each output is kept per (dictionary, context)
+/// while every template it came from is unchanged. This is what stands in for LAVA's
+/// Jinja2 environments in Django (`lava_rs.lava_server.templates`).
+#[pyclass(module = "lava_rs.templates", name = "Environment", frozen)]
+pub struct PyEnvironment {
+    renderer: Renderer,
+    search_path: Vec<PathBuf>,
+}
+
+#[pymethods]
+impl PyEnvironment {
+    #[new]
+    #[pyo3(signature = (search_path, remember_outputs=true))]
+    fn new(search_path: Vec<PathBuf>, remember_outputs: bool) -> Self {
+        let mut renderer = Renderer::new(SearchPath::new(search_path.iter().cloned()));
+        renderer.set_remember_outputs(remember_outputs);
+        PyEnvironment {
+            renderer,
+            search_path,
+        }
+    }
+
+    /// render(name, context=None) -> str
+    ///
+    /// Renders the template `name` (e.g. `qemu01.jinja2`) with `context` (a dict, YAML text
+    /// or None), exactly as Jinja2 renders it. Raises `lava_rs.TemplateError` (`kind`
+    /// `not_found` when no directory has it).
+    #[pyo3(signature = (name, context=None))]
+    fn render(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        context: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<String> {
+        let context = job_context(py, context)?;
+        py.detach(|| self.renderer.render(name, &context))
+            .map_err(|e| errors::template(py, &e))
+    }
+
+    /// find(name) -> str | None: the file `name` comes from (the first directory that has it).
+    fn find(&self, name: &str) -> Option<PathBuf> {
+        SearchPath::new(self.search_path.iter().cloned()).resolve(name)
+    }
+
+    /// The directories searched, in order.
+    #[getter]
+    fn search_path(&self) -> Vec<PathBuf> {
+        self.search_path.clone()
+    }
+}
+
 /// Builds the `lava_rs.templates` submodule.
 pub fn module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     let m = PyModule::new(py, "templates")?;
@@ -120,5 +176,6 @@ pub fn module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     )?;
     m.add_function(wrap_pyfunction!(render, &m)?)?;
     m.add_function(wrap_pyfunction!(check_device, &m)?)?;
+    m.add_class::<PyEnvironment>()?;
     Ok(m)
 }

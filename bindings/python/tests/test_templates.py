@@ -152,3 +152,35 @@ def test_check_device_not_a_mapping(tmp_path):
     assert check["valid"] is False
     assert check["has_template"] is True
     assert check["error"]
+
+
+def test_environment_renders_as_render(lab):
+    env = templates.Environment([lab / "devices", lab / "device-types"])
+    context = {"extra_kernel_args": "quiet"}
+    assert env.render("shell-01.jinja2", context) == render_example(lab, context)
+    assert env.render("shell-01.jinja2") == render_example(lab)
+    assert env.find("shell.jinja2") is not None
+    assert env.find("nowhere.jinja2") is None
+    assert [str(p) for p in env.search_path] == [str(lab / "devices"), str(lab / "device-types")]
+
+
+@pytest.mark.parametrize("remember", [True, False])
+def test_environment_sees_a_changed_file(tmp_path, remember):
+    (tmp_path / "t.jinja2").write_text("value: {{ v | default(1) }}\n")
+    (tmp_path / "d.jinja2").write_text("{% extends 't.jinja2' %}\n")
+    env = templates.Environment([tmp_path], remember_outputs=remember)
+    assert env.render("d.jinja2") == "value: 1"
+    assert env.render("d.jinja2", {"v": 2}) == "value: 2"
+    (tmp_path / "t.jinja2").write_text("changed: {{ v | default(1) }} and a longer line\n")
+    assert env.render("d.jinja2") == "changed: 1 and a longer line"
+
+
+def test_environment_errors(tmp_path):
+    (tmp_path / "bad.jinja2").write_text("{% if %}\n")
+    env = templates.Environment([tmp_path])
+    with pytest.raises(lava_rs.TemplateError) as missing:
+        env.render("nowhere.jinja2")
+    assert missing.value.kind == "not_found"
+    with pytest.raises(lava_rs.TemplateError) as syntax:
+        env.render("bad.jinja2")
+    assert (syntax.value.kind, syntax.value.line) == ("syntax", 1)
