@@ -1,18 +1,98 @@
 //! `lava_rs.templates`: device dictionaries rendered as LAVA's Jinja2 environment does.
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 
 use lava_core::templates::{JobContext, Renderer, SearchPath};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
 use crate::errors;
+
+/// A Python value read through serde without a copy: dict with str keys, list, tuple, str,
+/// bool, int (64 bits), float, None. Anything else fails, and the caller takes the slower
+/// JSON path, which accepts what JSON does and raises Python's own error otherwise.
+/// `failed` is set by any value that cannot be read: minijinja keeps a nested failure as an
+/// invalid value inside the map rather than failing the whole conversion.
+struct PyData<'a, 'py> {
+    value: &'a Bound<'py, PyAny>,
+    failed: &'a Cell<bool>,
+}
+
+impl<'a, 'py> PyData<'a, 'py> {
+    fn nested(&self, value: &'a Bound<'py, PyAny>) -> Self {
+        PyData {
+            value,
+            failed: self.failed,
+        }
+    }
+
+    fn fail<E: serde::ser::Error>(&self, why: impl std::fmt::Display) -> E {
+        self.failed.set(true);
+        E::custom(why)
+    }
+}
+
+impl Serialize for PyData<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let value = self.value;
+        if value.is_none() {
+            serializer.serialize_none()
+        } else if let Ok(b) = value.cast::<PyBool>() {
+            serializer.serialize_bool(b.is_true())
+        } else if let Ok(s) = value.cast::<PyString>() {
+            serializer.serialize_str(&s.to_cow().map_err(|e| self.fail::<S::Error>(e))?)
+        } else if value.is_instance_of::<PyInt>() {
+            serializer.serialize_i64(
+                value
+                    .extract::<i64>()
+                    .map_err(|e| self.fail::<S::Error>(e))?,
+            )
+        } else if let Ok(f) = value.cast::<PyFloat>() {
+            serializer.serialize_f64(f.value())
+        } else if let Ok(dict) = value.cast::<PyDict>() {
+            let mut map = serializer.serialize_map(Some(dict.len()))?;
+            for (k, v) in dict.iter() {
+                let key = k.cast::<PyString>().map_err(|e| self.fail::<S::Error>(e))?;
+                let key = key.to_cow().map_err(|e| self.fail::<S::Error>(e))?;
+                map.serialize_entry(&*key, &self.nested(&v))?;
+            }
+            map.end()
+        } else if value.is_instance_of::<PyList>() || value.is_instance_of::<PyTuple>() {
+            let items: Vec<Bound<'_, PyAny>> = value
+                .try_iter()
+                .and_then(|it| it.collect())
+                .map_err(|e| self.fail::<S::Error>(e))?;
+            let mut seq = serializer.serialize_seq(Some(items.len()))?;
+            for item in &items {
+                seq.serialize_element(&self.nested(item))?;
+            }
+            seq.end()
+        } else {
+            Err(self.fail("not plain data"))
+        }
+    }
+}
 
 /// The job context from what Python gave: None, a mapping, or YAML text.
 fn job_context(py: Python<'_>, context: Option<&Bound<'_, PyAny>>) -> PyResult<JobContext> {
     let Some(context) = context.filter(|c| !c.is_none()) else {
         return Ok(JobContext::empty());
     };
+    // Plain data (what LAVA's job contexts are) goes straight through serde.
+    if context.is_instance_of::<PyDict>() {
+        let failed = Cell::new(false);
+        let data = PyData {
+            value: context,
+            failed: &failed,
+        };
+        if let Ok(context) = JobContext::from_serialize(&data) {
+            if !failed.get() {
+                return Ok(context);
+            }
+        }
+    }
     let (text, origin) = if let Ok(text) = context.cast::<PyString>() {
         (text.extract::<String>()?, "context")
     } else {
@@ -156,8 +236,10 @@ impl PyEnvironment {
     }
 
     /// find(name) -> str | None: the file `name` comes from (the first directory that has it).
-    fn find(&self, name: &str) -> Option<PathBuf> {
-        SearchPath::new(self.search_path.iter().cloned()).resolve(name)
+    fn find(&self, name: &str) -> Option<String> {
+        SearchPath::new(self.search_path.iter().cloned())
+            .resolve(name)
+            .map(|p| p.to_string_lossy().into_owned())
     }
 
     /// The directories searched, in order.

@@ -184,3 +184,30 @@ def test_environment_errors(tmp_path):
     with pytest.raises(lava_rs.TemplateError) as syntax:
         env.render("bad.jinja2")
     assert (syntax.value.kind, syntax.value.line) == ("syntax", 1)
+
+
+def test_dict_context_reads_as_its_yaml_text(tmp_path):
+    """A dict context (read directly) gives what the same data as YAML text gives."""
+    (tmp_path / "d.jinja2").write_text(
+        "{% for k, v in m.items() %}{{ k }}={{ v }};{% endfor %}\n"
+        "{{ l }} {{ f }} {{ b }} {{ big }} {{ t }}\n"
+    )
+    data = {
+        "m": {"z": 1, "a": [1, "x", None], "k": {"nested": True}},
+        "l": (1, 2.5, "three"),
+        "f": 1e16,
+        "b": False,
+        "big": 2**70,
+        "t": "ü \\ '",
+    }
+    as_text = "m: {z: 1, a: [1, x, null], k: {nested: true}}\nl: [1, 2.5, three]\nf: 1.0e+16\n" \
+        "b: false\nbig: %d\nt: \"ü \\\\ '\"\n" % 2**70
+    env = templates.Environment([tmp_path])
+    assert env.render("d.jinja2", data) == env.render("d.jinja2", as_text)
+    assert env.render("d.jinja2", data).startswith("z=1;a=[1, 'x', None];k={'nested': True};")
+
+
+def test_dict_context_none_is_none_as_in_jinja2(tmp_path):
+    (tmp_path / "d.jinja2").write_text("{{ n }}|{{ n is none }}|{{ n is defined }}|{{ [n] }}\n")
+    env = templates.Environment([tmp_path])
+    assert env.render("d.jinja2", {"n": None}) == "None|True|True|[None]"

@@ -26,7 +26,7 @@ from typing import Dict, Optional, Set
 
 import zmq
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.db.utils import InterfaceError, OperationalError
 
 from lava_rs import LavaError

@@ -11,7 +11,10 @@ Each call reads LAVA's models (:mod:`~lava_rs.lava_server.snapshot`), lets
 ``lava_rs.scheduler.schedule`` take every decision in one pass, and writes the decisions
 through LAVA's own model code in one transaction: ``_create_pipeline_job`` and
 ``go_state_scheduled`` for health checks, ``go_state_scheduling`` / ``go_state_scheduled``
-for jobs, ``Device.log_admin_entry`` for health changes.
+for jobs, ``Device.log_admin_entry`` for health changes. The model methods set every field;
+the rows they save are written together at the end of the pass (one UPDATE per model,
+with Django's ``pre_save``/``post_save`` signals sent for each row as ``save()`` does), as
+one row at a time is most of a pass's cost on a large lab.
 
 Setting ``LAVA_RS_SCHEDULER_ORDER``: ``"random"`` (default, as LAVA: free devices are
 offered jobs in a new random order at each pass) or ``"hostname"`` (reproducible).
@@ -33,13 +36,16 @@ adapter works around it; each place is marked ``GAP n`` (see snapshot.py for 2, 
 from __future__ import annotations
 
 import collections
+import functools
 import random
+from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.db.models import Case, IntegerField, Sum, When
+from django.db.models.signals import post_save, pre_save
 
 from lava_common.compat import yaml_safe_dump, yaml_safe_load
 from lava_scheduler_app.models import Device, TestJob, Worker, _create_pipeline_job
@@ -80,9 +86,8 @@ def schedule(logger, available_dt: Optional[Iterable[str]] = None) -> List[int]:
     `available_dt`: only these device types get health checks and jobs (lava-master passes
     the types its events named). Returns the ids of the jobs scheduled or started."""
     lab = _reader.read(_types(available_dt))
-    decisions = _decide(lab, logger)
-    checks, placed, groups = _apply(lab, decisions, logger)
-    return checks + placed + groups
+    written = _apply(lab, _decide(lab, logger), logger)
+    return written.checks + written.placed + written.groups
 
 
 def schedule_health_checks(
@@ -92,8 +97,8 @@ def schedule_health_checks(
     # GAP 1: a pass without jobs stands for the API's missing health-checks-only pass.
     lab = _reader.read(_types(available_dt), with_jobs=False)
     decisions = _decide(lab, logger)
-    checks, _, _ = _apply(lab, decisions, logger)
-    return _available_devices(lab, decisions, checks), checks
+    written = _apply(lab, decisions, logger)
+    return _available_devices(lab, decisions, written.checked), written.checks
 
 
 def schedule_jobs(logger, available_devices: Dict[str, List[str]]) -> List[int]:
@@ -107,17 +112,14 @@ def schedule_jobs(logger, available_devices: Dict[str, List[str]]) -> List[int]:
     for hostname, device in lab.devices.items():
         if hostname not in offered and device["health"] in HC_HEALTHS:
             device["health"] = Device.HEALTH_MAINTENANCE
-    decisions = _decide(lab, logger)
-    _, placed, groups = _apply(lab, decisions, logger)
-    return placed + groups
+    written = _apply(lab, _decide(lab, logger), logger)
+    return written.placed + written.groups
 
 
 def transition_multinode_jobs(logger) -> List[int]:
     """Starts the multinode groups whose every sub-job holds its device; returns their ids."""
     lab = _reader.read(set())
-    decisions = _decide(lab, logger)
-    _, _, groups = _apply(lab, decisions, logger)
-    return groups
+    return _apply(lab, _decide(lab, logger), logger).groups
 
 
 # ---------------------------------------------------------------------------- deciding
@@ -148,14 +150,15 @@ def _decide(lab: Lab, logger) -> Dict[str, Any]:
 
 
 def _available_devices(
-    lab: Lab, decisions: Dict[str, Any], checks_on: Iterable[int]
+    lab: Lab, decisions: Dict[str, Any], checked: Set[str]
 ) -> Dict[str, List[str]]:
     """GAP 1: the devices left available by the health checks, by displayed type.
 
     Replays the pass's walk (types by name, devices by hostname, workers' job limits) over
-    its decisions, because the API does not return this list."""
-    checked = {c["device"] for c in decisions["health_checks"]}
-    bad = {c["device"] for c in decisions["device_health"]}
+    its decisions and the health checks actually created (`checked`), because the API does
+    not return this list."""
+    refused = {c["device"] for c in decisions["health_checks"]} - checked
+    bad = {c["device"] for c in decisions["device_health"]} | refused
     busy: Dict[str, int] = collections.Counter(
         d["worker"]
         for d in lab.devices.values()
@@ -187,18 +190,27 @@ def _available_devices(
 
 
 # ---------------------------------------------------------------------------- writing
-def _apply(
-    lab: Lab, decisions: Dict[str, Any], logger
-) -> Tuple[List[int], List[int], List[int]]:
-    """Writes the decisions with LAVA's model methods, in one transaction.
+@dataclass
+class _Written:
+    """What a pass wrote, ids in decision order."""
 
-    Returns the ids of (health checks created, jobs placed on a device, sub-jobs of the
-    multinode groups started), each in decision order."""
+    #: Health checks created, and the devices they run on.
+    checks: List[int] = field(default_factory=list)
+    checked: Set[str] = field(default_factory=set)
+    #: Jobs placed on a device.
+    placed: List[int] = field(default_factory=list)
+    #: Sub-jobs of the multinode groups started.
+    groups: List[int] = field(default_factory=list)
+
+
+def _apply(lab: Lab, decisions: Dict[str, Any], logger) -> _Written:
+    """Writes the decisions with LAVA's model methods, in one transaction."""
     touched = {c["device"] for c in decisions["device_health"]}
     touched |= {c["device"] for c in decisions["health_checks"]}
     touched |= {a["device"] for a in decisions["assignments"] if a["device"]}
+    written = _Written()
     if not touched and not decisions["assignments"]:
-        return [], [], []
+        return written
     with transaction.atomic():
         devices = {
             d.hostname: d
@@ -206,11 +218,67 @@ def _apply(
             .select_related("device_type", "worker_host")
             .filter(hostname__in=touched)
         }
-        for change in decisions["device_health"]:
-            _device_health(devices[change["device"]], change, logger)
-        checks = _health_checks(lab, decisions["health_checks"], devices, logger)
-        placed, groups = _assignments(decisions["assignments"], devices, logger)
-    return checks, placed, groups
+        with _Batch(devices.values()) as batch:
+            for change in decisions["device_health"]:
+                _device_health(devices[change["device"]], change, logger)
+            _health_checks(decisions["health_checks"], devices, batch, written, logger)
+            starting = _assignments(decisions["assignments"], devices, batch, written, logger)
+        for group in starting:
+            written.groups.extend(_start_group(group, logger))
+    return written
+
+
+class _Batch:
+    """Saves of the pass's rows, written together when the batch closes.
+
+    The Device rows of the pass get a ``save`` of their own (LAVA's methods call
+    ``device.save()``), and :meth:`save` takes the jobs; closing writes each model's rows in
+    one ``bulk_update`` of the fields the scheduler's transitions change, sending
+    ``pre_save`` and ``post_save`` for each row as ``Model.save()`` would."""
+
+    DEVICE_FIELDS = ("state", "health")
+    JOB_FIELDS = ("state", "actual_device")
+
+    def __init__(self, devices: Iterable[Device]) -> None:
+        self.devices = list(devices)
+        self.saved_devices: Dict[str, Device] = {}
+        self.saved_jobs: Dict[int, TestJob] = {}
+
+    def __enter__(self) -> "_Batch":
+        for device in self.devices:
+            device.save = functools.partial(self._save_device, device)
+        return self
+
+    def _save_device(self, device: Device, *args: Any, **kwargs: Any) -> None:
+        self.saved_devices[device.hostname] = device
+
+    def save(self, job: TestJob) -> None:
+        self.saved_jobs[job.id] = job
+
+    def __exit__(self, kind, value, traceback) -> None:
+        for device in self.devices:
+            del device.save
+        if kind is None:
+            _write(Device, list(self.saved_devices.values()), self.DEVICE_FIELDS)
+            _write(TestJob, list(self.saved_jobs.values()), self.JOB_FIELDS)
+
+
+def _write(model, rows: List[Any], fields: Tuple[str, ...]) -> None:
+    if not rows:
+        return
+    using = router.db_for_write(model)
+    update_fields = frozenset(fields)
+    for row in rows:
+        pre_save.send(sender=model, instance=row, raw=False, using=using, update_fields=update_fields)
+    if connections[using].vendor == "postgresql":
+        _update_from_values(model, rows, fields, using)
+    else:
+        model.objects.using(using).bulk_update(rows, list(fields), batch_size=500)
+    for row in rows:
+        post_save.send(
+            sender=model, instance=row, created=False, update_fields=update_fields, raw=False,
+            using=using,
+        )
 
 
 def _device_health(device: Device, change: Dict[str, str], logger) -> None:
@@ -222,7 +290,7 @@ def _device_health(device: Device, change: Dict[str, str], logger) -> None:
     logger.info("%s: %s", device.hostname, message)
 
 
-def _unchanged(device: Device, lab: Optional[Lab], logger) -> bool:
+def _unchanged(device: Device, logger) -> bool:
     """Whether the device is still Idle, as the pass saw it (LAVA's methods require it)."""
     if device.state == Device.STATE_IDLE:
         return True
@@ -234,17 +302,59 @@ def _unchanged(device: Device, lab: Optional[Lab], logger) -> bool:
     return False
 
 
+def _update_from_values(model, rows: List[Any], fields: Tuple[str, ...], using: str) -> None:
+    """``UPDATE ... FROM (VALUES ...)``: what Django's bulk_update does, in one plain
+    statement per 1,000 rows (bulk_update's CASE expressions cost more than the pass)."""
+    meta = model._meta
+    pk = meta.pk
+    columns = [meta.get_field(f) for f in fields]
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    # Typed first row, so that PostgreSQL knows the VALUES' column types (NULLs included).
+    casts = [pk.rel_db_type(connection)] + [c.db_type(connection) for c in columns]
+    names = ["pk"] + ["c%d" % i for i in range(len(columns))]
+    assignments = ", ".join(
+        "%s = v.%s" % (quote(c.column), n) for c, n in zip(columns, names[1:])
+    )
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 1000):
+            chunk = rows[start : start + 1000]
+            first = "(" + ", ".join("%%s::%s" % cast for cast in casts) + ")"
+            rest = "(" + ", ".join(["%s"] * len(casts)) + ")"
+            values = ", ".join([first] + [rest] * (len(chunk) - 1))
+            params: List[Any] = []
+            for row in chunk:
+                params.append(pk.get_db_prep_value(row.pk, connection))
+                for c in columns:
+                    params.append(c.get_db_prep_value(getattr(row, c.attname), connection))
+            cursor.execute(
+                "UPDATE %s SET %s FROM (VALUES %s) AS v(%s) WHERE %s.%s = v.pk"
+                % (
+                    quote(meta.db_table),
+                    assignments,
+                    values,
+                    ", ".join(names),
+                    quote(meta.db_table),
+                    quote(pk.column),
+                ),
+                params,
+            )
+
+
 def _health_checks(
-    lab: Lab, checks: List[Dict[str, str]], devices: Dict[str, Device], logger
-) -> List[int]:
+    checks: List[Dict[str, str]],
+    devices: Dict[str, Device],
+    batch: _Batch,
+    written: _Written,
+    logger,
+) -> None:
     if not checks:
-        return []
+        return
     logger.info("lava-rs: %d health check(s) to schedule", len(checks))
     health = User.objects.get(username="lava-health")
-    created = []
     for check in checks:
         device = devices[check["device"]]
-        if not _unchanged(device, lab, logger):
+        if not _unchanged(device, logger):
             continue
         logger.debug("  %s: health check (%s)", device.hostname, check["reason"])
         definition = check["definition"]
@@ -260,7 +370,7 @@ def _health_checks(
                     health_check=True,
                 )
                 job.go_state_scheduled(device)
-                job.save()
+                batch.save(job)
         except Exception as exc:
             # GAP 5: LAVA's own job creation refused the definition (any error it raises,
             # as LAVA catches them all here): the device goes Bad, as LAVA does.
@@ -273,39 +383,40 @@ def _health_checks(
             )
             device.save()
             continue
-        created.append(job.id)
-    return created
+        written.checks.append(job.id)
+        written.checked.add(device.hostname)
 
 
 def _assignments(
-    assignments: List[Dict[str, Any]], devices: Dict[str, Device], logger
-) -> Tuple[List[int], List[int]]:
+    assignments: List[Dict[str, Any]],
+    devices: Dict[str, Device],
+    batch: _Batch,
+    written: _Written,
+    logger,
+) -> List[str]:
+    """Places the jobs; returns the multinode groups to start."""
     if not assignments:
-        return [], []
+        return []
     jobs = TestJob.objects.select_for_update(of=("self",)).in_bulk(
         [a["job"] for a in assignments]
     )
-    placed = []
-    starting = []
+    starting: List[str] = []
     for a in assignments:
         job = jobs[a["job"]]
         if a["device"] and job.actual_device_id is None:
             device = devices[a["device"]]
-            if not _unchanged(device, None, logger):
+            if not _unchanged(device, logger):
                 continue
             logger.debug("  %s: job %d", device.hostname, job.id)
             if job.is_multinode:
                 job.go_state_scheduling(device)
             else:
                 job.go_state_scheduled(device)
-            job.save()
-            placed.append(job.id)
+            batch.save(job)
+            written.placed.append(job.id)
         if a["state"] == "Scheduled" and job.is_multinode and job.target_group not in starting:
             starting.append(job.target_group)
-    started = []
-    for group in starting:
-        started.extend(_start_group(group, logger))
-    return placed, started
+    return starting
 
 
 def _start_group(group: str, logger) -> List[int]:

@@ -42,15 +42,21 @@ class Template:
 class Environment:
     """The part of ``jinja2.Environment`` LAVA uses for dictionaries: ``get_template``."""
 
-    def __init__(self, search_path: List[str]) -> None:
+    def __init__(self, search_path: List[str], remember_outputs: bool = True) -> None:
         self.search_path = list(search_path)
-        self._renderer = lava_rs.templates.Environment(self.search_path)
+        self._renderer = lava_rs.templates.Environment(self.search_path, remember_outputs)
+        # Like Jinja2's template cache: a name found once is not looked up again (a file
+        # removed since is reported by render, as TemplateNotFound).
+        self._templates: Dict[str, Template] = {}
 
     def get_template(self, name: str, parent: Any = None, globals: Any = None) -> Template:
-        found = self._renderer.find(name)
-        if found is None:
-            raise jinja2.TemplateNotFound(name)
-        return Template(self, name, str(found))
+        template = self._templates.get(name)
+        if template is None:
+            found = self._renderer.find(name)
+            if found is None:
+                raise jinja2.TemplateNotFound(name)
+            template = self._templates[name] = Template(self, name, found)
+        return template
 
     def render(self, name: str, context: Dict[str, Any]) -> str:
         try:
