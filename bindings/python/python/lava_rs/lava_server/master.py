@@ -214,21 +214,28 @@ class MasterLoop:
 
     # ------------------------------------------------------------------ the database's side
     def _drive(self, now: float) -> None:
-        online = [h for h in self.heard if h != "lava-logs" and self.master.is_online(h)]
-        persist.workers_pinged(online)
-        self.heard.clear()
-        if now - self.last_sync >= SYNC_INTERVAL or self.canceling:
+        sync_due = now - self.last_sync >= SYNC_INTERVAL
+        if sync_due:
+            # Who was heard since the last sync (LAVA updates last_ping on every message).
+            online = [h for h in self.heard if h != "lava-logs" and self.master.is_online(h)]
+            persist.workers_pinged(online)
+            self.heard.clear()
+        if sync_due or self.canceling:
             self._sync(now)
         # Persist what the messages changed (workers online...) before scheduling on it.
         self._persist_events()
         if self.master.lava_logs_online():
+            scheduled = False
             due = self.last_schedule is None or now - self.last_schedule >= SCHEDULE_INTERVAL
             if due or self.available_dt:
                 types = None if due else set(self.available_dt)
                 self.available_dt.clear()
                 self._schedule(types)
-                self.last_schedule = self.clock() if due else self.last_schedule
-            self._start_jobs(self.clock())
+                scheduled = True
+                if due:
+                    self.last_schedule = self.clock()
+            if scheduled or sync_due:
+                self._start_jobs(self.clock())
         elif self.last_schedule is None or now - self.last_schedule >= SCHEDULE_INTERVAL:
             self.logger.warning("lava-logs is offline: no scheduling")
             self.last_schedule = now

@@ -141,7 +141,13 @@ def job_ended(event: Dict[str, Any], logger) -> None:
         except lzma.LZMAError as exc:
             # lava_rs already checked the frame; an xz stream that fails here is corrupt.
             logger.error("[%d] the END's description is not valid xz: %s", job_id, exc)
-    _write_atomically(os.path.join(job.output_dir, DESCRIPTION), description)
+    try:
+        _write_atomically(os.path.join(job.output_dir, DESCRIPTION), description)
+    except OSError as exc:
+        # As lava-master: the END is acked all the same (the slave would re-send it for
+        # ever), and the admin learns why the description is missing.
+        logger.error("[%d] cannot write %s: %s", job_id, DESCRIPTION, exc)
+        return
     if description:
         parse_job_description(job)
 

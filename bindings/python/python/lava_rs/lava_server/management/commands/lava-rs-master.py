@@ -75,4 +75,8 @@ class Command(LAVADaemonCommand):
         except DatabaseLost as exc:
             self.logger.error("[CLOSE] %s: leaving (a restart restores the state)", exc)
             raise SystemExit(1)
+        except Exception:
+            # Nothing queued was sent after the failure: a restart restores the state.
+            self.logger.exception("[CLOSE] unexpected error, leaving")
+            raise SystemExit(1)
         self.logger.info("[CLOSE] lava-rs-master stopped")
