@@ -103,7 +103,7 @@ pub fn run(args: WorkersArgs, lab: LabArgs) -> Result<(), AdminError> {
                 disabled,
                 job_limit,
             } => {
-                crate::slave::options::check_hostname(&hostname)
+                lava_core::model::check_worker_name(&hostname)
                     .map_err(|e| AdminError::Input(e.to_string()))?;
                 let worker = Worker {
                     hostname: hostname.clone(),

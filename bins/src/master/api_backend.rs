@@ -916,7 +916,7 @@ mod tests {
             suite: "lava".into(),
             test_set: None,
             name: "job".into(),
-            result: lava_store::TestResult::Pass,
+            result: lava_core::model::TestResult::Pass,
             measurement: None,
             units: String::new(),
             metadata: Some("level: '1.2'\nresult: pass\n".into()),

@@ -15,23 +15,21 @@ use crate::lab::{self, LabError};
 use crate::master::job_output::{job_output_dir, JobLog};
 use crate::master::options::MasterOptions;
 use crate::master::worker_files::{self, WorkerFiles};
-use lava_core::master::{
-    Event, JobPhase, Master, MasterConfig, PeerId as MachinePeer, StartPayload,
-};
-use lava_core::model::transitions::{self, ErrorType};
+use lava_core::master::{Event, JobPhase, Master, MasterConfig, StartPayload};
+use lava_core::model::transitions;
 use lava_core::model::{
-    Device, DeviceHealth, DeviceState, Job, JobHealth, JobId, JobState, Priority, Worker,
-    WorkerHealth, WorkerState,
+    Device, DeviceHealth, DeviceState, ErrorType, Job, JobHealth, JobId, JobState, Priority,
+    TestResult, Worker, WorkerHealth, WorkerState,
 };
-use lava_core::protocol::log::{decode_log_frames, LogLevel, LogRecord, TestOutcome};
+use lava_core::protocol::log::{decode_log_frames, LogLevel, LogRecord};
 use lava_core::protocol::xz::{self, XzLimits};
 use lava_core::protocol::Message;
 use lava_core::scheduler::{self, DeviceOrder, LabSnapshot, LastHealthCheck};
 use lava_core::templates::{JobContext, Renderer, SearchPath};
 use lava_core::time::Timestamp;
-use lava_store::{ChangeSet, JobFilter, Precondition, Store, StoreError, TestCase, TestResult};
+use lava_store::{ChangeSet, JobFilter, Precondition, Store, StoreError, TestCase};
 use lava_transport::zeromq::{SocketOptions, ZmqLogSink, ZmqMaster, ZmqServer};
-use lava_transport::{LogSink, MasterTransport, PeerId};
+use lava_transport::{LogSink, MasterTransport};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -203,8 +201,7 @@ impl MasterDaemon {
             tokio::select! {
                 received = sockets.control.recv() => {
                     let (peer, frames) = received?;
-                    let peer = MachinePeer(peer.into_bytes());
-                    let now = Instant::now();
+                                        let now = Instant::now();
                     match Message::decode(&frames) {
                         Ok(message) => self.machine.handle_message(&peer, message, now),
                         Err(error) => self.machine.handle_malformed(&peer, error, now),
@@ -240,9 +237,7 @@ impl MasterDaemon {
                 break;
             };
             debug!(peer = %peer, action = lava_core::master::action_name(&message), "send");
-            control
-                .send(&PeerId::from(peer.0), message.encode())
-                .await?;
+            control.send(&peer, message.encode()).await?;
         }
         Ok(())
     }
@@ -497,7 +492,7 @@ impl MasterDaemon {
             Some(hostname) => self.store.device(hostname).await?,
             None => None,
         };
-        let changes = transitions::job_finished(job, device.as_ref(), health, error, lab::now())
+        let changes = transitions::job_finished(job, device.as_ref(), health, &error, lab::now())
             .map_err(LabError::from)?;
         let mut set = change_set(changes).require(Precondition::JobState(job.id, job.state));
         if let Some(comment) = comment {
@@ -888,7 +883,7 @@ impl MasterDaemon {
             suite: result.definition.clone(),
             test_set: None,
             name: result.case.clone(),
-            result: TestResult::from_name(result.result.as_str()).unwrap_or(TestResult::Unknown),
+            result: result.result,
             measurement: result.measurement.map(|m| m.to_string()),
             units: result.units.clone().unwrap_or_default(),
             metadata: Some(line.to_owned()),
@@ -906,7 +901,7 @@ impl MasterDaemon {
             }
             let health = if job.state == JobState::Canceling {
                 JobHealth::Canceled
-            } else if result.result == TestOutcome::Pass {
+            } else if result.result == TestResult::Pass {
                 JobHealth::Complete
             } else {
                 JobHealth::Incomplete
