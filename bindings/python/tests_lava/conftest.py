@@ -157,14 +157,17 @@ def _stop_daemons(request):
         instance.stop_all()
 
 
-def run_lava_tests(server, args, plugin, report=None, junit=None, timeout=900):
-    """Runs LAVA's own tests (pytest, in LAVA's tree) with or without the lava_rs plugin."""
+def run_lava_tests(server, args, plugin, report=None, junit=None, templates=False, timeout=900):
+    """Runs LAVA's own tests (pytest, in LAVA's tree) with or without the lava_rs plugin
+    (and, with `templates`, lava_rs rendering the dictionaries)."""
     cmd = [server["LAVA_SERVER_PYTHON"], "-m", "pytest", "-p", "no:cacheprovider", "-W", "ignore",
            "--ds=settings", "-q", "-rfEs"]
     if plugin:
         cmd += ["-p", "lava_rs.lava_server.pytest_plugin"]
         if report:
             cmd += ["--lava-rs-report", str(report)]
+        if templates:
+            cmd += ["--lava-rs-templates"]
     if junit:
         cmd += ["--junitxml", str(junit)]
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="settings")

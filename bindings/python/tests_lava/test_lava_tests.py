@@ -4,6 +4,8 @@ import json
 import re
 import xml.etree.ElementTree as ET
 
+import pytest
+
 from conftest import run_lava_tests
 
 SCHEDULER_FILES = (
@@ -31,9 +33,10 @@ def outcomes(junit):
     return out
 
 
-def test_lava_scheduler_tests_pass_with_the_rust_scheduler(server, tmp_path):
+@pytest.mark.parametrize("templates", [False, True], ids=["jinja2", "lava_rs-templates"])
+def test_lava_scheduler_tests_pass_with_the_rust_scheduler(server, tmp_path, templates):
     report = tmp_path / "report.json"
-    run = run_lava_tests(server, SCHEDULER_FILES, plugin=True, report=report)
+    run = run_lava_tests(server, SCHEDULER_FILES, plugin=True, report=report, templates=templates)
     print(run.stdout[-3000:])
     assert counts(run.stdout) == {"passed": 41}, run.stdout[-3000:] + run.stderr[-2000:]
     proof = json.loads(report.read_text())
@@ -41,6 +44,8 @@ def test_lava_scheduler_tests_pass_with_the_rust_scheduler(server, tmp_path):
     assert proof["rust_passes"] > 0, proof
     assert proof["lava_scheduler_imported"] is False, proof
     assert proof["lava_scheduler_app.scheduler"] == "lava_rs.lava_server.scheduler", proof
+    # With --lava-rs-templates, LAVA's Device methods rendered through lava_rs.
+    assert (proof["lava_rs_renders"] > 0) == templates, proof
 
 
 def test_the_plugin_is_what_makes_the_difference(server, tmp_path):

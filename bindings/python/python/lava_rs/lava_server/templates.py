@@ -25,6 +25,10 @@ import jinja2
 import lava_rs
 
 
+#: Renders made through this module in this process (tests read it).
+renders = 0
+
+
 class Template:
     """One dictionary or device-type template, rendered by lava_rs."""
 
@@ -59,6 +63,8 @@ class Environment:
         return template
 
     def render(self, name: str, context: Dict[str, Any]) -> str:
+        global renders
+        renders += 1
         try:
             return self._renderer.render(name, context)
         except lava_rs.TemplateError as exc:
