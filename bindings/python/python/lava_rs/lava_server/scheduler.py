@@ -233,8 +233,8 @@ class _Batch:
 
     The Device rows of the pass get a ``save`` of their own (LAVA's methods call
     ``device.save()``), and :meth:`save` takes the jobs; closing writes each model's rows in
-    one ``bulk_update`` of the fields the scheduler's transitions change, sending
-    ``pre_save`` and ``post_save`` for each row as ``Model.save()`` would."""
+    one UPDATE of the fields the scheduler's transitions change, sending ``pre_save`` and
+    ``post_save`` for each row as ``Model.save()`` would."""
 
     DEVICE_FIELDS = ("state", "health")
     JOB_FIELDS = ("state", "actual_device")

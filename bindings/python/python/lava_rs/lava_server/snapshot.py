@@ -94,7 +94,9 @@ class Lab:
 
     def worker_online(self, hostname: str) -> bool:
         worker = self.devices[hostname]["worker"]
-        return worker is not None and self.workers[worker]["state"] == Worker.STATE_ONLINE
+        # .get: a worker (or type) created after it was read is not in this pass.
+        row = self.workers.get(worker)
+        return row is not None and row["state"] == Worker.STATE_ONLINE
 
 
 class LabReader:
@@ -123,7 +125,7 @@ class LabReader:
             for h, d in lab.devices.items()
             if d["state"] == Device.STATE_IDLE
             and d["health"] in HC_HEALTHS
-            and lab.device_types[d["device_type"]]["display"]
+            and lab.device_types.get(d["device_type"], {}).get("display")
             and lab.worker_online(h)
         )
         lab.valid_dictionaries = self.dictionaries.valid(lab.free, self.instance)
@@ -204,7 +206,10 @@ class LabReader:
                     "jobs_since": 0,
                 }
         for hostname, tag in Device.tags.through.objects.values_list("device_id", "tag__name"):
-            lab.devices[hostname]["tags"].append(tag)
+            # .get here and below: rows added between two queries wait for the next pass.
+            device = lab.devices.get(hostname)
+            if device is not None:
+                device["tags"].append(tag)
         if per_job_types:
             # Jobs started since the last health check was submitted (health frequency in jobs).
             since = (
@@ -234,7 +239,9 @@ class LabReader:
                 self._add_job(lab, row)
         tags = TestJob.tags.through.objects.filter(testjob__state__in=QUEUED)
         for job_id, tag in tags.values_list("testjob_id", "tag__name"):
-            lab.jobs[job_id]["tags"].append(tag)
+            job = lab.jobs.get(job_id)
+            if job is not None:
+                job["tags"].append(tag)
         self._multinode_roles(lab)
 
     @staticmethod
@@ -332,12 +339,22 @@ class LabReader:
             state=TestJob.STATE_SUBMITTED, definition__contains="lava-vland"
         ).values_list("id", "definition")
         for job_id, definition in candidates:
-            job_dict = yaml_safe_load(definition)
-            if "lava-vland" not in ((job_dict or {}).get("protocols") or {}):
+            job = lab.jobs.get(job_id)
+            if job is None:
+                continue
+            try:
+                job_dict = yaml_safe_load(definition)
+            except yaml.YAMLError:
+                # As in LAVA, where this job's definition makes the pass fail: here the
+                # job is kept off every device instead, and the admin is told.
+                logger.error("job %d: its definition is not YAML: it cannot be scheduled", job_id)
+                job["tags"].append("lava-rs:unschedulable")
+                continue
+            if not isinstance(job_dict, dict) or "lava-vland" not in (job_dict.get("protocols") or {}):
                 continue
             tag = "lava-rs:vland:%d" % job_id
-            lab.jobs[job_id]["tags"].append(tag)
-            dt = lab.jobs[job_id]["requested_device_type"]
+            job["tags"].append(tag)
+            dt = job["requested_device_type"]
             self.load_instances(h for h in lab.free if lab.devices[h]["device_type"] == dt)
             for hostname in lab.free:
                 if lab.devices[hostname]["device_type"] == dt and match_vlan_interface(
