@@ -8,7 +8,7 @@
 #   the real LAVA 2020.05 slave against lava-master); the template conformance check against
 #   LAVA's own device-type templates and Python Jinja2; the Python bindings' pytest suite;
 #   lava_rs inside LAVA 2020.05's server (scripts/django-test.sh); lavacli against the
-#   XML-RPC API.
+#   XML-RPC API (SQLite and PostgreSQL stores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,5 +54,5 @@ scripts/templates-conformance.sh
 echo "== lavacli against the XML-RPC API of a real lava-master"
 scripts/lavacli-test.sh
 
-echo "== lavacli against the API over the in-memory backend"
-scripts/lavacli-test.sh --fake
+echo "== lavacli against the XML-RPC API of a real lava-master on PostgreSQL"
+scripts/lavacli-test.sh --postgres

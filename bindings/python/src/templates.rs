@@ -3,7 +3,8 @@
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
 
-use lava_core::templates::{JobContext, Renderer, SearchPath};
+use lava_core::templates::{JobContext, Renderer};
+use lava_lab::SearchPath;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};

@@ -286,18 +286,6 @@ fn log_message(direction: &str, message: &Message) {
 
 /// Completes on SIGTERM, SIGINT or SIGHUP (the signals that stop LAVA's slave).
 pub fn shutdown_signals() -> Result<impl Future<Output = ()>, DaemonError> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let install = |kind: SignalKind, what: &'static str| {
-        signal(kind).map_err(|source| DaemonError::Signal { what, source })
-    };
-    let mut term = install(SignalKind::terminate(), "SIGTERM")?;
-    let mut int = install(SignalKind::interrupt(), "SIGINT")?;
-    let mut hup = install(SignalKind::hangup(), "SIGHUP")?;
-    Ok(async move {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-            _ = hup.recv() => {}
-        }
-    })
+    crate::signals::on(crate::signals::SLAVE)
+        .map_err(|(what, source)| DaemonError::Signal { what, source })
 }
