@@ -378,6 +378,7 @@ fn lab_snapshot(obj: &Bound<'_, PyAny>) -> PyResult<LabSnapshot> {
         valid_dictionaries,
         legacy_jobs,
         now,
+        ..LabSnapshot::default()
     })
 }
 

@@ -742,6 +742,8 @@ impl MasterDaemon {
             valid_dictionaries,
             legacy_jobs,
             now: lab::now(),
+            // Per-device health checks, permissions and VLANs: not read from the store yet.
+            ..LabSnapshot::default()
         };
         self.seed = self
             .seed
