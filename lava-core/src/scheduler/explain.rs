@@ -5,7 +5,9 @@
 //! tags, health, workers, job limits, submit permissions, multinode roles) so that a LAVA
 //! user reads them without learning new words. The reason is the first that applies, in
 //! the order of [`WaitReason`]'s variants: a job for a device type that does not exist is
-//! not also "waiting for a busy device".
+//! not also "waiting for a busy device". (A multinode sub-job that holds a device, or whose
+//! group can never start, gives its group's reason; one still looking for a device gives
+//! its own.)
 
 use super::dictionaries::DeviceDictionaries;
 use super::fxhash::FxHashMap;
@@ -33,6 +35,17 @@ pub enum WaitReason {
         /// The requested device type.
         device_type: Arc<str>,
     },
+    /// The job is a sub-job of a multinode group that cannot start yet: LAVA starts a group
+    /// only when every sub-job holds a device.
+    MultinodeGroupIncomplete {
+        /// The group (`target_group`).
+        group: Arc<str>,
+        /// The roles with sub-jobs still waiting for a device, sorted.
+        waiting_roles: Arc<[String]>,
+        /// Sub-jobs that already left the queue (e.g. Finished): while there is one, LAVA
+        /// never starts the group; cancel it.
+        blocking: Arc<[(JobId, JobState)]>,
+    },
     /// No device of the type carries all the tags the job requires.
     NoDeviceWithTags {
         /// The requested device type.
@@ -58,8 +71,18 @@ pub enum WaitReason {
         /// How many devices it may use (type, tags, permissions) lack the interfaces.
         devices: u32,
     },
-    /// Every device that could run the job is busy (Reserved or Running): the job waits
-    /// its turn.
+    /// Devices that could run the job are free, but this pass did not offer them (a pass
+    /// over given available devices, LAVA's `schedule_jobs(available_devices)`, left them
+    /// out): the next full pass will.
+    NotOffered {
+        /// The requested device type.
+        device_type: Arc<str>,
+        /// How many free devices were not offered.
+        free: u32,
+    },
+    /// Devices that could run the job are busy (Reserved or Running) and none is free: the
+    /// job waits its turn. (Devices of the type in a health or on a worker that takes no
+    /// job are not counted.)
     AllDevicesBusy {
         /// The requested device type.
         device_type: Arc<str>,
@@ -89,26 +112,6 @@ pub enum WaitReason {
         device_type: Arc<str>,
         /// How many devices of each health.
         health: HealthCounts,
-    },
-    /// Devices that could run the job are free, but this pass did not offer them (a pass
-    /// over given available devices, LAVA's `schedule_jobs(available_devices)`, left them
-    /// out): the next full pass will.
-    NotOffered {
-        /// The requested device type.
-        device_type: Arc<str>,
-        /// How many free devices were not offered.
-        free: u32,
-    },
-    /// The job is a sub-job of a multinode group that cannot start yet: LAVA starts a group
-    /// only when every sub-job holds a device.
-    MultinodeGroupIncomplete {
-        /// The group (`target_group`).
-        group: Arc<str>,
-        /// The roles with sub-jobs still waiting for a device, sorted.
-        waiting_roles: Arc<[String]>,
-        /// Sub-jobs that already left the queue (e.g. Finished): while there is one, LAVA
-        /// never starts the group; cancel it.
-        blocking: Arc<[(JobId, JobState)]>,
     },
 }
 
@@ -615,12 +618,12 @@ impl<'a, D: DeviceDictionaries + ?Sized> Pass<'a, '_, D> {
                     .target_group()
                     .and_then(|g| groups.get(g))
                     .filter(|v| v.blocked);
-                let reason = if hidden {
-                    WaitReason::DeviceTypeHidden {
+                let reason = if no_device {
+                    WaitReason::NoDevice {
                         device_type: Arc::clone(name),
                     }
-                } else if no_device {
-                    WaitReason::NoDevice {
+                } else if hidden {
+                    WaitReason::DeviceTypeHidden {
                         device_type: Arc::clone(name),
                     }
                 } else if let Some(view) = blocked {
