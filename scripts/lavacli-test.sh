@@ -3,8 +3,8 @@
 # workflow (workers, device types, devices, dictionaries, templates, jobs) and must see
 # what it sees on a LAVA 2020.05 server.
 #
-# Usage: scripts/lavacli-test.sh [--fake]   (from anywhere; needs python3-venv and network to
-#                                            PyPI the first time)
+# Usage: scripts/lavacli-test.sh [--postgres]   (from anywhere; needs python3-venv and network
+#                                                to PyPI the first time)
 #
 # By default it builds lava-master and lava-admin and runs a real master on a temp data dir
 # and free 127.0.0.1 ports (ZeroMQ sockets and --http), with an admin and a plain user
@@ -16,8 +16,9 @@
 # `jobs wait`, `jobs show` and `jobs logs` follow it to the end; without it, that part is
 # skipped with a message.
 #
-# `--fake` (or LAVACLI_TEST_BACKEND=fake) builds and starts `api_fake_server` instead (the
-# API over the in-memory fake backend). To test another server, set
+# `--postgres` runs the same master on a fresh database of the PostgreSQL server in
+# LAVA_TEST_POSTGRES_URL (scripts/pg-test-cluster.sh) instead of the embedded SQLite store.
+# To test another server, set
 #   LAVACLI_TEST_URI=http://HOST:PORT/RPC2
 #   LAVACLI_TEST_ADMIN=NAME:TOKEN   (an admin)   LAVACLI_TEST_USER=NAME:TOKEN (a plain user)
 # on an empty lab whose scheduler runs jobs on devices in good health (the master with a
@@ -25,24 +26,16 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-BACKEND="${LAVACLI_TEST_BACKEND:-master}"
+STORE=sqlite
 for arg in "$@"; do
     case "$arg" in
-    --fake) BACKEND=fake ;;
-    --master) BACKEND=master ;;
+    --postgres) STORE=postgres ;;
     *)
-        echo "usage: $0 [--fake|--master]" >&2
+        echo "usage: $0 [--postgres]" >&2
         exit 2
         ;;
     esac
 done
-case "$BACKEND" in
-master | fake) ;;
-*)
-    echo "LAVACLI_TEST_BACKEND must be master or fake, not '$BACKEND'" >&2
-    exit 2
-    ;;
-esac
 
 LAVACLI_VERSION="3.1.0"
 VENV="${LAVACLI_VENV:-target/lavacli-venv}"
@@ -78,25 +71,6 @@ if [ -n "${LAVACLI_TEST_URI:-}" ]; then
     URI="$LAVACLI_TEST_URI"
     ADMIN="${LAVACLI_TEST_ADMIN:?set LAVACLI_TEST_ADMIN=NAME:TOKEN}"
     USER_PAIR="${LAVACLI_TEST_USER:?set LAVACLI_TEST_USER=NAME:TOKEN}"
-elif [ "$BACKEND" = fake ]; then
-    echo "== building api_fake_server"
-    cargo build -q -p lava-bins --example api_fake_server || exit 1
-    ADMIN="admin:$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-    USER_PAIR="bob:$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-    # --run-jobs: the fake plays scheduler and slave, so that jobs run on good devices.
-    target/debug/examples/api_fake_server --user "$ADMIN:admin" --user "$USER_PAIR" --run-jobs 200 \
-        >"$WORK/server.out" 2>"$WORK/server.err" &
-    SERVER_PID=$!
-    for _ in $(seq 1 100); do
-        grep -q '^listening on ' "$WORK/server.out" 2>/dev/null && break
-        sleep 0.1
-    done
-    URI="$(sed -n 's/^listening on //p' "$WORK/server.out")"
-    if [ -z "$URI" ]; then
-        echo "the test server did not start:" >&2
-        cat "$WORK/server.err" >&2
-        exit 1
-    fi
 else
     echo "== building lava-master and lava-admin"
     cargo build -q -p lava-bins --bin lava-master --bin lava-admin || exit 1
@@ -110,7 +84,15 @@ hostname: {{ scheduled_device_name|default('') }}
 console_device: {{ console_device|default('ttyS0') }}
 {% block body %}{% endblock %}
 BASE
-    admin() { target/debug/lava-admin --data-dir "$DATA" "$@"; }
+    STORE_ARGS=()
+    if [ "$STORE" = postgres ]; then
+        : "${LAVA_TEST_POSTGRES_URL:?--postgres needs LAVA_TEST_POSTGRES_URL (scripts/pg-test-cluster.sh start)}"
+        DB="lavacli_$$"
+        psql -q "$LAVA_TEST_POSTGRES_URL" -c "CREATE DATABASE $DB" || exit 1
+        STORE_ARGS=(--store "${LAVA_TEST_POSTGRES_URL%/*}/$DB")
+        echo "== store: PostgreSQL database $DB"
+    fi
+    admin() { target/debug/lava-admin --data-dir "$DATA" "${STORE_ARGS[@]}" "$@"; }
     # new_token NAME: the token printed alone on the last line of `tokens add`.
     new_token() { admin tokens add "$1" | tail -n 1; }
     admin users add admin --admin >/dev/null || exit 1
@@ -123,7 +105,7 @@ BASE
     HTTP_PORT="$(free_port)"
     CONTROL_URL="tcp://127.0.0.1:$(free_port)"
     LOG_URL="tcp://127.0.0.1:$(free_port)"
-    target/debug/lava-master --data-dir "$DATA" \
+    target/debug/lava-master --data-dir "$DATA" "${STORE_ARGS[@]}" \
         --master-socket "$CONTROL_URL" --log-socket "$LOG_URL" \
         --http "127.0.0.1:$HTTP_PORT" --slaves-certs "$DATA/certificates.d" \
         --device-types "$SHARE" --level DEBUG \
@@ -285,16 +267,7 @@ run "jobs logs --no-follow" 0 jobs logs --no-follow 1 && pass
 run "jobs cancel" 0 jobs cancel 1 && pass
 run "jobs show (canceled)" 0 jobs show 1 && expect "$OUT" "state       : Finished" "Health      : Canceled"
 run "devices update --health GOOD" 0 devices update --health GOOD qemu01 && pass
-# The fake plays scheduler and slave: job 2 runs on qemu01. Against the real master, the
-# run of a job is checked below with LAVA's own slave on the shell device.
-if [ "$BACKEND" = fake ]; then
-    run "jobs submit (to run)" 0 --identity user jobs submit "$WORK/job.yaml" && expect "$OUT" "2"
-    run "jobs wait" 0 jobs wait --polling 1 --timeout 60 2 && pass
-    run "jobs show (complete)" 0 jobs show 2 &&
-        expect "$OUT" "device      : qemu01" "state       : Finished" "Health      : Complete"
-    run "jobs logs" 0 jobs logs --raw 2 && expect_contains "$OUT" '"lvl": "info", "msg": "Job finished correctly"'
-    run "results" 0 results 2 && pass
-fi
+# The run of a job is checked below with LAVA's own slave on the shell device.
 run "jobs show (unknown)" 1 jobs show 999 && expect_contains "$ERR" "Fault 404: \"Job '999' was not found.\""
 run "jobs submit (invalid)" 1 jobs submit "$WORK/env.yaml" && expect_contains "$ERR" "Fault 400"
 
@@ -380,6 +353,8 @@ elif [ -n "${DATA:-}" ]; then
         run "jobs show (complete)" 0 jobs show 3 &&
             expect "$OUT" "state       : Finished" "Health      : Complete" "device      : shell-01"
         run "jobs logs" 0 jobs logs --no-follow 3 && expect_contains "$OUT" "hello from lava-rs"
+        run "jobs logs --raw" 0 jobs logs --raw 3 && expect_contains "$OUT" '"lvl": "results"'
+        run "results" 0 results 3 && expect_contains "$OUT" "job"
     else
         fail "$SETUP failed"
     fi

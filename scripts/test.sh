@@ -7,7 +7,7 @@
 #   cargo fmt --check; cargo clippy -D warnings; cargo test (all crates, PostgreSQL included,
 #   the real LAVA 2020.05 slave against lava-master); the template conformance check against
 #   LAVA's own device-type templates and Python Jinja2; the Python bindings' pytest suite;
-#   lavacli against the XML-RPC API.
+#   lavacli against the XML-RPC API (SQLite and PostgreSQL stores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,5 +50,5 @@ scripts/templates-conformance.sh
 echo "== lavacli against the XML-RPC API of a real lava-master"
 scripts/lavacli-test.sh
 
-echo "== lavacli against the API over the in-memory backend"
-scripts/lavacli-test.sh --fake
+echo "== lavacli against the XML-RPC API of a real lava-master on PostgreSQL"
+scripts/lavacli-test.sh --postgres

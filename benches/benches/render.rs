@@ -11,7 +11,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use lava_core::templates::{JobContext, Renderer, SearchPath};
+use lava_core::templates::{JobContext, Renderer};
+use lava_lab::SearchPath;
 
 struct Set {
     dirs: Vec<PathBuf>,

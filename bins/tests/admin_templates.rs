@@ -138,3 +138,77 @@ fn errors_go_to_stderr_with_exit_1() {
         assert!(stderr.contains(expected), "{full:?}: {stderr}");
     }
 }
+
+/// The device commands search every device-types directory of the lab, as the master does:
+/// an admin whose templates live in `/usr/share/lava-server/device-types` (LAVA's second
+/// directory) can add and render devices with lava-admin.
+#[test]
+fn device_commands_search_the_extra_device_types_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("lab");
+    let share = dir.path().join("usr-share-lava-server-device-types");
+    fs::create_dir_all(&share).unwrap();
+    fs::write(
+        share.join("board.jinja2"),
+        "console_device: {{ console|default('ttyS0') }}\n",
+    )
+    .unwrap();
+    let dictionary = dir.path().join("board-01.jinja2");
+    fs::write(
+        &dictionary,
+        "{% extends 'board.jinja2' %}\n{% set console = 'ttyAMA0' %}\n",
+    )
+    .unwrap();
+    let admin = |args: &[&str]| {
+        let mut all = vec![
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--device-types",
+            share.to_str().unwrap(),
+        ];
+        all.extend_from_slice(args);
+        let out = lava_admin(&all);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    admin(&["workers", "add", "w1"]);
+    admin(&["device-types", "add", "board"]);
+    admin(&[
+        "devices",
+        "add",
+        "board-01",
+        "--device-type",
+        "board",
+        "--worker",
+        "w1",
+        "--dictionary",
+        dictionary.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        admin(&["devices", "dict", "render", "board-01"]),
+        "console_device: ttyAMA0\n"
+    );
+    admin(&[
+        "devices",
+        "dict",
+        "set",
+        "board-01",
+        dictionary.to_str().unwrap(),
+    ]);
+    // The same lab without the directory: the template is not found, and the error says so.
+    let out = lava_admin(&[
+        "--data-dir",
+        data.to_str().unwrap(),
+        "devices",
+        "dict",
+        "set",
+        "board-01",
+        dictionary.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("board.jinja2"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -5,9 +5,9 @@
 mod common;
 
 use common::{shell_job, Lab, Proc};
-use lava_bins::api::auth::basic_header;
-use lava_bins::api::codec::{parse_response, write_method_call};
-use lava_bins::api::{Fault, Value};
+use lava_http::auth::basic_header;
+use lava_http::codec::{parse_response, write_method_call};
+use lava_http::{Fault, Value};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -196,7 +196,7 @@ fn identity_and_authentication() {
         .is_err());
     let huge = format!(
         "<methodCall><methodName>system.version</methodName><params><param><value><string>{}</string></value></param></params></methodCall>",
-        "x".repeat(lava_bins::api::DEFAULT_BODY_LIMIT)
+        "x".repeat(lava_http::DEFAULT_BODY_LIMIT)
     );
     let (status, body) = api.post(None, &huge);
     assert_eq!(status, 200);

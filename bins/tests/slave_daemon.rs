@@ -779,7 +779,7 @@ fn unusable_command_lines_are_refused_with_a_reason() {
     assert!(stderr.contains("reserved"), "{stderr}");
     let (code, stderr) = run(&["--hostname", "bad name"]);
     assert_eq!(code, Some(1));
-    assert!(stderr.contains("invalid hostname"), "{stderr}");
+    assert!(stderr.contains("invalid worker name"), "{stderr}");
     let (code, stderr) = run(&["--hostname", "w", "--level", "LOUD"]);
     assert_eq!(code, Some(1));
     assert!(stderr.contains("LOUD"), "{stderr}");

@@ -8,7 +8,7 @@
 use lava_core::protocol::log::{LogLevel, LogRecord, Mapping, Value};
 use lava_core::protocol::xz::{self, XzLimits};
 use lava_core::protocol::{
-    FrameFault, Identity, Message, RoutedError, PING_INTERVAL_SECS, PROTOCOL_VERSION,
+    FrameFault, Message, PeerId, RoutedError, PING_INTERVAL_SECS, PROTOCOL_VERSION,
 };
 
 const SLAVE: &str = "worker-test.example";
@@ -37,7 +37,7 @@ fn from_master(capture: &[&[u8]], expected: Message) {
     routed.extend_from_slice(capture);
     routed_round_trip(&routed, expected.clone());
     let (peer, _) = Message::decode_routed(&routed).expect("decodes");
-    assert_eq!(peer, Identity::master());
+    assert_eq!(peer, PeerId::master());
 }
 
 #[test]

@@ -3,10 +3,11 @@
 //! Traps about timers, re-sends and job tables belong to the master and slave state machines
 //! and are tested there.
 
-use lava_core::protocol::log::{LogRecord, TestOutcome};
+use lava_core::model::TestResult;
+use lava_core::protocol::log::LogRecord;
 use lava_core::protocol::xz::{self, XzError, XzLimits};
 use lava_core::protocol::{
-    FrameFault, Identity, IdentityError, Message, RoutedError, LAVA_LOGS_IDENTITY,
+    FrameFault, IdentityError, Message, PeerId, RoutedError, LAVA_LOGS_IDENTITY,
 };
 
 fn frames(parts: &[&[u8]]) -> Vec<Vec<u8>> {
@@ -144,12 +145,12 @@ fn trap_35_log_records_are_yaml_not_json() {
     let record = LogRecord::parse(line).expect("YAML parses");
     let result = record.test_result().expect("results").expect("valid");
     assert_eq!(result.case, "a\0b\u{1b}\u{2028}\u{85}");
-    assert_eq!(result.result, TestOutcome::Pass);
+    assert_eq!(result.result, TestResult::Pass);
     assert_eq!(result.measurement, Some(3.0));
 }
 
 #[test]
 fn identity_is_validated_for_configured_names_too() {
-    assert!(Identity::new("").is_err());
-    assert!(Identity::new("worker\0").is_err());
+    assert!(PeerId::from("").hostname().is_err());
+    assert!(PeerId::from("worker\0").hostname().is_err());
 }

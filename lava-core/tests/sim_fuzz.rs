@@ -8,8 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use common::payload;
-use lava_core::master::{JobPhase, Master, MasterConfig, PeerId};
+use lava_core::master::{JobPhase, Master, MasterConfig};
 use lava_core::model::JobId;
+use lava_core::protocol::PeerId;
 use lava_core::protocol::{FrameError, FrameFault, Message};
 use lava_core::slave::{Event as SEvent, JobResult, JobRow, JobStatus, Slave, SlaveConfig};
 use proptest::prelude::*;
@@ -73,11 +74,11 @@ fn master_input() -> impl Strategy<Value = MasterInput> {
 
 fn peer(p: u8) -> PeerId {
     match p {
-        0 => PeerId(b"w0".to_vec()),
-        1 => PeerId(b"w1".to_vec()),
-        2 => PeerId(b"lava-logs".to_vec()),
-        3 => PeerId(vec![0, 1, 2, 3, 4]),
-        _ => PeerId(vec![0xff, 0xfe]),
+        0 => PeerId::from(b"w0".to_vec()),
+        1 => PeerId::from(b"w1".to_vec()),
+        2 => PeerId::from(b"lava-logs".to_vec()),
+        3 => PeerId::from(vec![0, 1, 2, 3, 4]),
+        _ => PeerId::from(vec![0xff, 0xfe]),
     }
 }
 
@@ -90,7 +91,7 @@ fn drain_master(
     let sent: Vec<_> = std::iter::from_fn(|| m.poll_transmit()).collect();
     for (to, msg) in &sent {
         prop_assert!(sent_by_master(msg), "master sent {:?}", msg);
-        let to_logs_ok = to.0 != b"lava-logs" || matches!(msg, Message::Pong { .. });
+        let to_logs_ok = !to.is_lava_logs() || matches!(msg, Message::Pong { .. });
         prop_assert!(to_logs_ok, "lava-logs got {:?}", msg);
         if let Message::Start { job_id, .. } = msg {
             prop_assert!(
@@ -231,8 +232,8 @@ proptest! {
         for (input, advance) in inputs {
             now += Duration::from_millis(advance);
             match input {
-                SlaveInput::Message(msg) => s.handle_message(b"master", msg, now),
-                SlaveInput::Foreign(msg) => s.handle_message(b"lava-logs", msg, now),
+                SlaveInput::Message(msg) => s.handle_message(&PeerId::master(), msg, now),
+                SlaveInput::Foreign(msg) => s.handle_message(&PeerId::from("lava-logs"), msg, now),
                 SlaveInput::Malformed => s.handle_malformed(FrameError { frame: 0, reason: FrameFault::Empty }, now),
                 SlaveInput::Timeout => s.handle_timeout(now),
                 SlaveInput::Exited(job, description) => s.process_exited(

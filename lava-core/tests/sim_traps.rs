@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 
 use common::{payload, Faults, Node, World};
 use lava_core::master::{
-    DuplicateHint, Event as MEvent, JobPhase, Master, MasterConfig, PayloadFile, PeerId,
-    PeerRejection, ProtocolError,
+    DuplicateHint, Event as MEvent, JobPhase, Master, MasterConfig, PayloadFile, PeerRejection,
+    ProtocolError,
 };
 use lava_core::model::JobId;
-use lava_core::protocol::{Action, FrameError, FrameFault, Message};
+use lava_core::protocol::{Action, FrameError, FrameFault, IdentityError, Message, PeerId};
 use lava_core::slave::{Event as SEvent, JobResult, JobRow, JobStatus, Signal, Slave, SlaveConfig};
 
 const W: &str = "worker-1";
@@ -67,7 +67,7 @@ fn online_master(t0: Instant) -> Master {
 /// A slave connected at t0 (HELLO_OK received), drained.
 fn connected_slave(t0: Instant) -> Slave {
     let mut s = Slave::new(SlaveConfig::default(), t0);
-    s.handle_message(b"master", Message::HelloOk, t0);
+    s.handle_message(&PeerId::master(), Message::HelloOk, t0);
     drain_slave(&mut s);
     s
 }
@@ -75,7 +75,7 @@ fn connected_slave(t0: Instant) -> Slave {
 /// A slave running job `id` with pid `pid`, drained.
 fn slave_running(t0: Instant, id: JobId, pid: u32) -> Slave {
     let mut s = connected_slave(t0);
-    s.handle_message(b"master", start(id), t0);
+    s.handle_message(&PeerId::master(), start(id), t0);
     s.spawned(id, Ok(pid), t0);
     drain_slave(&mut s);
     s
@@ -188,7 +188,7 @@ fn slave_sends_hello_once_then_hello_retry_every_5_s() {
             }]
         );
     }
-    s.handle_message(b"master", Message::HelloOk, t0 + secs(16));
+    s.handle_message(&PeerId::master(), Message::HelloOk, t0 + secs(16));
     assert!(s.is_connected());
     assert_eq!(drain_slave(&mut s).0, vec![SEvent::Connected]);
 }
@@ -200,7 +200,11 @@ fn slave_pings_every_5_s_until_a_valid_pong_then_at_its_interval() {
     assert_eq!(s.poll_timeout(), Some(t0 + secs(5)));
     s.handle_timeout(t0 + secs(5));
     assert_eq!(drain_slave(&mut s).1, vec![Message::Ping]);
-    s.handle_message(b"master", Message::Pong { interval: 20 }, t0 + secs(6));
+    s.handle_message(
+        &PeerId::master(),
+        Message::Pong { interval: 20 },
+        t0 + secs(6),
+    );
     assert_eq!(s.ping_interval(), secs(20));
     assert_eq!(s.poll_timeout(), Some(t0 + secs(26)));
     s.handle_timeout(t0 + secs(26));
@@ -236,7 +240,7 @@ fn slave_resends_end_every_5_s_until_end_ok() {
             .count();
     }
     assert!((4..=5).contains(&ends), "END re-sent {ends} times in 22 s");
-    s.handle_message(b"master", Message::EndOk { job_id: 7 }, t);
+    s.handle_message(&PeerId::master(), Message::EndOk { job_id: 7 }, t);
     let (events, _) = drain_slave(&mut s);
     assert_eq!(
         events,
@@ -316,12 +320,21 @@ fn trap_03_burst_of_queued_pings_gets_pongs_and_one_status() {
 fn trap_05_identity_not_utf8_or_with_nul_is_dropped() {
     let t0 = Instant::now();
     let mut m = Master::new(MasterConfig::default());
-    for (raw, reason) in [
-        (vec![0xff, 0xfe], PeerRejection::NotUtf8),
-        (vec![0, 0x6b, 0x41, 0x45, 0x67], PeerRejection::ContainsNul),
-        (Vec::new(), PeerRejection::Empty),
+    for raw in [
+        vec![0xff, 0xfe],
+        vec![0, 0x6b, 0x41, 0x45, 0x67],
+        Vec::new(),
     ] {
-        let p = PeerId(raw);
+        let p = PeerId::from(raw);
+        let reason = PeerRejection::Identity(p.hostname().unwrap_err());
+        assert!(matches!(
+            reason,
+            PeerRejection::Identity(
+                IdentityError::NotUtf8 { .. }
+                    | IdentityError::ContainsNul { .. }
+                    | IdentityError::Empty
+            )
+        ));
         m.handle_message(&p, Message::Ping, t0);
         let (events, sent) = drain_master(&mut m);
         assert!(sent.is_empty());
@@ -412,7 +425,7 @@ fn trap_12_messages_before_hello_ok_are_dropped_and_start_comes_again() {
     {
         let s = world.slaves[0].machine.as_mut().unwrap();
         assert!(!s.is_connected());
-        s.handle_message(b"master", start(77), t);
+        s.handle_message(&PeerId::master(), start(77), t);
         let (events, sent) = drain_slave(s);
         assert!(!events.iter().any(|e| matches!(e, SEvent::Spawn { .. })));
         assert!(matches!(sent[..], [Message::HelloRetry { .. }]));
@@ -462,7 +475,7 @@ fn trap_15_cancel_corner_cases() {
     let t0 = Instant::now();
     // CANCEL for an unknown job: FINISHED stub and END "" "".
     let mut s = connected_slave(t0);
-    s.handle_message(b"master", Message::Cancel { job_id: 4243 }, t0);
+    s.handle_message(&PeerId::master(), Message::Cancel { job_id: 4243 }, t0);
     let (events, sent) = drain_slave(&mut s);
     assert_eq!(
         events,
@@ -475,12 +488,20 @@ fn trap_15_cancel_corner_cases() {
     );
     assert_eq!(sent, vec![end(4243, b"")]);
     // CANCEL for a FINISHED job re-sends END (LAVA stays silent).
-    s.handle_message(b"master", Message::Cancel { job_id: 4243 }, t0 + secs(1));
+    s.handle_message(
+        &PeerId::master(),
+        Message::Cancel { job_id: 4243 },
+        t0 + secs(1),
+    );
     assert_eq!(drain_slave(&mut s).1, vec![end(4243, b"")]);
 
     // CANCEL for a running job: TERM, CANCELING, no END yet; a second CANCEL does nothing.
     let mut s = slave_running(t0, 8, 800);
-    s.handle_message(b"master", Message::Cancel { job_id: 8 }, t0 + secs(2));
+    s.handle_message(
+        &PeerId::master(),
+        Message::Cancel { job_id: 8 },
+        t0 + secs(2),
+    );
     let (events, sent) = drain_slave(&mut s);
     assert!(sent.is_empty());
     assert_eq!(
@@ -499,10 +520,18 @@ fn trap_15_cancel_corner_cases() {
             }
         ]
     );
-    s.handle_message(b"master", Message::Cancel { job_id: 8 }, t0 + secs(3));
+    s.handle_message(
+        &PeerId::master(),
+        Message::Cancel { job_id: 8 },
+        t0 + secs(3),
+    );
     assert_eq!(drain_slave(&mut s), (vec![], vec![]));
     // STATUS while canceling: START_OK.
-    s.handle_message(b"master", Message::Status { job_id: 8 }, t0 + secs(3));
+    s.handle_message(
+        &PeerId::master(),
+        Message::Status { job_id: 8 },
+        t0 + secs(3),
+    );
     assert_eq!(drain_slave(&mut s).1, vec![Message::StartOk { job_id: 8 }]);
     // Once lava-run exited the row is FINISHED, so STATUS answers END (LAVA: START_OK).
     let result = JobResult {
@@ -511,7 +540,11 @@ fn trap_15_cancel_corner_cases() {
     };
     s.process_exited(8, result, t0 + secs(4));
     drain_slave(&mut s);
-    s.handle_message(b"master", Message::Status { job_id: 8 }, t0 + secs(5));
+    s.handle_message(
+        &PeerId::master(),
+        Message::Status { job_id: 8 },
+        t0 + secs(5),
+    );
     assert_eq!(drain_slave(&mut s).1, vec![end(8, b"canceled")]);
 
     // The master finishes a Canceling job that ends with an empty END as canceled.
@@ -535,13 +568,25 @@ fn trap_15_cancel_corner_cases() {
 fn trap_16_what_marks_the_master_alive() {
     let t0 = Instant::now();
     let mut s = connected_slave(t0);
-    s.handle_message(b"master", Message::Pong { interval: 20 }, t0);
+    s.handle_message(&PeerId::master(), Message::Pong { interval: 20 }, t0);
     drain_slave(&mut s);
     // None of these count: the PING stays due 20 s after the last valid message.
-    s.handle_message(b"master", Message::EndOk { job_id: 1 }, t0 + secs(5));
-    s.handle_message(b"master", Message::HelloOk, t0 + secs(6));
-    s.handle_message(b"master", Message::Pong { interval: 3 }, t0 + secs(7));
-    s.handle_message(b"master", Message::StartOk { job_id: 1 }, t0 + secs(8));
+    s.handle_message(
+        &PeerId::master(),
+        Message::EndOk { job_id: 1 },
+        t0 + secs(5),
+    );
+    s.handle_message(&PeerId::master(), Message::HelloOk, t0 + secs(6));
+    s.handle_message(
+        &PeerId::master(),
+        Message::Pong { interval: 3 },
+        t0 + secs(7),
+    );
+    s.handle_message(
+        &PeerId::master(),
+        Message::StartOk { job_id: 1 },
+        t0 + secs(8),
+    );
     s.handle_malformed(
         FrameError {
             frame: 0,
@@ -554,12 +599,20 @@ fn trap_16_what_marks_the_master_alive() {
     assert_eq!(s.ping_interval(), secs(20), "PONG 3 is ignored");
     assert_eq!(s.poll_timeout(), Some(t0 + secs(20)));
     // STATUS does count: no PING at t0 + 20 s any more.
-    s.handle_message(b"master", Message::Status { job_id: 1 }, t0 + secs(10));
+    s.handle_message(
+        &PeerId::master(),
+        Message::Status { job_id: 1 },
+        t0 + secs(10),
+    );
     drain_slave(&mut s);
     s.handle_timeout(t0 + secs(20));
     let (_, sent) = drain_slave(&mut s);
     assert!(!sent.contains(&Message::Ping), "{sent:?}");
-    s.handle_message(b"master", Message::EndOk { job_id: 1 }, t0 + secs(21));
+    s.handle_message(
+        &PeerId::master(),
+        Message::EndOk { job_id: 1 },
+        t0 + secs(21),
+    );
     drain_slave(&mut s);
     // Four silent intervals: MasterOffline, informational only; PINGs go on.
     let mut offline = false;
@@ -770,7 +823,7 @@ fn trap_22_slave_restart_keeps_its_jobs() {
         })]
     );
     assert!(sent.is_empty(), "END waits for HELLO_OK");
-    s.handle_message(b"master", Message::HelloOk, t0 + secs(1));
+    s.handle_message(&PeerId::master(), Message::HelloOk, t0 + secs(1));
     let (_, sent) = drain_slave(&mut s);
     assert_eq!(
         sent,
@@ -824,7 +877,7 @@ fn trap_22_slave_restart_in_the_simulation_loses_nothing() {
 fn trap_23_cancel_escalation_term_term_kill_and_end_after_exit() {
     let t0 = Instant::now();
     let mut s = slave_running(t0, 8, 800);
-    s.handle_message(b"master", Message::Cancel { job_id: 8 }, t0);
+    s.handle_message(&PeerId::master(), Message::Cancel { job_id: 8 }, t0);
     drain_slave(&mut s);
     let mut signals = Vec::new();
     let mut t = t0;
@@ -871,7 +924,7 @@ fn trap_27_prefix_is_kept_in_the_row_and_used_for_cleanup() {
     let mut s = connected_slave(t0);
     let mut files = payload(12);
     files.dispatcher = "prefix: slave2-\n".into();
-    s.handle_message(b"master", files.to_message(12), t0);
+    s.handle_message(&PeerId::master(), files.to_message(12), t0);
     let (events, sent) = drain_slave(&mut s);
     assert_eq!(sent, vec![Message::StartOk { job_id: 12 }]);
     assert_eq!(
@@ -895,7 +948,11 @@ fn trap_27_prefix_is_kept_in_the_row_and_used_for_cleanup() {
         t0 + secs(1),
     );
     drain_slave(&mut s);
-    s.handle_message(b"master", Message::EndOk { job_id: 12 }, t0 + secs(2));
+    s.handle_message(
+        &PeerId::master(),
+        Message::EndOk { job_id: 12 },
+        t0 + secs(2),
+    );
     let (events, _) = drain_slave(&mut s);
     assert!(events.contains(&SEvent::RemoveWorkDir {
         job_id: 12,
@@ -939,7 +996,7 @@ fn trap_31_env_must_be_a_mapping_on_both_sides() {
     }
     // A slave that gets it from another master survives and fails the job.
     let mut s = connected_slave(t0);
-    s.handle_message(b"master", p.to_message(21), t0);
+    s.handle_message(&PeerId::master(), p.to_message(21), t0);
     let (events, sent) = drain_slave(&mut s);
     assert!(!events.iter().any(|e| matches!(e, SEvent::Spawn { .. })));
     assert!(events
@@ -962,7 +1019,7 @@ fn trap_31_env_must_be_a_mapping_on_both_sides() {
 fn trap_32_spawn_failure_is_reported_in_end() {
     let t0 = Instant::now();
     let mut s = connected_slave(t0);
-    s.handle_message(b"master", start(30), t0);
+    s.handle_message(&PeerId::master(), start(30), t0);
     drain_slave(&mut s);
     s.spawned(30, Err("No such file or directory".into()), t0);
     let (events, sent) = drain_slave(&mut s);
@@ -987,7 +1044,7 @@ fn trap_32_spawn_failure_is_reported_in_end() {
         other => panic!("{other:?}"),
     }
     // START again: END again, never a second spawn.
-    s.handle_message(b"master", start(30), t0 + secs(1));
+    s.handle_message(&PeerId::master(), start(30), t0 + secs(1));
     let (events, sent) = drain_slave(&mut s);
     assert!(events.is_empty());
     assert!(matches!(sent[..], [Message::End { job_id: 30, .. }]));
@@ -997,7 +1054,7 @@ fn trap_32_spawn_failure_is_reported_in_end() {
 fn slave_listens_only_to_master() {
     let t0 = Instant::now();
     let mut s = connected_slave(t0);
-    s.handle_message(b"not-master", start(1), t0);
+    s.handle_message(&PeerId::from("not-master"), start(1), t0);
     let (events, sent) = drain_slave(&mut s);
     assert!(sent.is_empty());
     assert!(matches!(events[..], [SEvent::ProtocolError { .. }]));
@@ -1059,8 +1116,8 @@ fn cancel_before_the_pid_is_known_terms_once_it_is_found() {
         prefix: String::new(),
     };
     let mut s = Slave::restore(SlaveConfig::default(), vec![(row, secs(1))], t0);
-    s.handle_message(b"master", Message::HelloOk, t0);
-    s.handle_message(b"master", Message::Cancel { job_id: 5 }, t0);
+    s.handle_message(&PeerId::master(), Message::HelloOk, t0);
+    s.handle_message(&PeerId::master(), Message::Cancel { job_id: 5 }, t0);
     let (events, _) = drain_slave(&mut s);
     assert!(!events.iter().any(|e| matches!(e, SEvent::Signal { .. })));
     s.handle_timeout(t0);
@@ -1093,8 +1150,8 @@ fn cancel_before_the_pid_is_known_terms_once_it_is_found() {
 fn cancel_while_spawning_terms_as_soon_as_spawned() {
     let t0 = Instant::now();
     let mut s = connected_slave(t0);
-    s.handle_message(b"master", start(6), t0);
-    s.handle_message(b"master", Message::Cancel { job_id: 6 }, t0);
+    s.handle_message(&PeerId::master(), start(6), t0);
+    s.handle_message(&PeerId::master(), Message::Cancel { job_id: 6 }, t0);
     drain_slave(&mut s);
     s.spawned(6, Ok(600), t0);
     let (events, _) = drain_slave(&mut s);
@@ -1128,10 +1185,14 @@ fn trap_14_slave_does_not_rerun_a_job_it_saw_end_ok_for() {
         description: Some(b"xz".to_vec()),
     };
     s.process_exited(14, result, t0 + secs(1));
-    s.handle_message(b"master", Message::EndOk { job_id: 14 }, t0 + secs(2));
+    s.handle_message(
+        &PeerId::master(),
+        Message::EndOk { job_id: 14 },
+        t0 + secs(2),
+    );
     drain_slave(&mut s);
     // A stale START overtaken by END_OK.
-    s.handle_message(b"master", start(14), t0 + secs(3));
+    s.handle_message(&PeerId::master(), start(14), t0 + secs(3));
     let (events, sent) = drain_slave(&mut s);
     assert!(!events.iter().any(|e| matches!(e, SEvent::Spawn { .. })));
     assert_eq!(sent, vec![end(14, b"")]);
@@ -1151,7 +1212,11 @@ fn bootstrap_answers_anything_but_hello_ok_with_a_retry() {
         },
         t0 + secs(1),
     );
-    s.handle_message(b"master", Message::Pong { interval: 20 }, t0 + secs(2));
+    s.handle_message(
+        &PeerId::master(),
+        Message::Pong { interval: 20 },
+        t0 + secs(2),
+    );
     let (_, sent) = drain_slave(&mut s);
     assert!(matches!(
         sent[..],
@@ -1198,7 +1263,7 @@ fn trap_27_a_prefix_that_leaves_the_work_dir_is_refused() {
     let mut s = connected_slave(t0);
     let mut files = payload(13);
     files.dispatcher = "prefix: ../../etc/\n".into();
-    s.handle_message(b"master", files.to_message(13), t0);
+    s.handle_message(&PeerId::master(), files.to_message(13), t0);
     let (events, sent) = drain_slave(&mut s);
     assert!(!events.iter().any(|e| matches!(e, SEvent::Spawn { .. })));
     assert!(
@@ -1246,7 +1311,7 @@ fn slave_replays_the_basic_run_of_lava_2020_05() {
         if next_msg <= next_timer {
             let (_, msg) = script.next().unwrap();
             match msg {
-                Some(m) => s.handle_message(b"master", m, at(now_ms)),
+                Some(m) => s.handle_message(&PeerId::master(), m, at(now_ms)),
                 None => s.handle_malformed(
                     FrameError {
                         frame: 0,

@@ -36,14 +36,14 @@ pub use error::{Result, StoreError};
 pub use lock::MasterLock;
 pub use memory::MemoryStore;
 pub use postgres::{PostgresBackend, PostgresStore};
-pub use slave::{SlaveJob, SlaveJobStatus, SlaveJobTable};
+pub use slave::{SlaveJobTable, StoredJob};
 pub use sql::{Backend, SqlStore};
 pub use sqlite::{sqlite_schema_version, SqliteBackend, SqliteStore};
 pub use store::Store;
 pub use token::{digest as token_digest, generate_token};
 pub use types::{
     Applied, ChangeSet, HealthHistory, JobEnd, JobFilter, JobLog, Precondition, SchedulerSnapshot,
-    TestCase, TestResult, TokenInfo, User,
+    TestCase, TokenInfo, User,
 };
 
 /// The schema version this build writes (and the newest it can open).

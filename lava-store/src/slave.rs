@@ -7,7 +7,7 @@
 //! |---|---|
 //! | `id` | the job id (INTEGER PRIMARY KEY) |
 //! | `pid` | lava-run's pid, 0 while unknown |
-//! | `status` | [`SlaveJobStatus`]: Running 0, Canceling 1, Finished 2 |
+//! | `status` | [`JobStatus`]: Running 0, Canceling 1, Finished 2 |
 //! | `last_update` | seconds since the epoch of the last status change |
 //! | `prefix` | the dispatcher's job-directory prefix (`VARCHAR(100) DEFAULT ''`), added by migration to tables of older slaves |
 //!
@@ -16,51 +16,19 @@
 //! synchronous commit.
 
 use crate::error::{Result, StoreError};
+use lava_core::model::JobId;
+use lava_core::slave::{JobRow, JobStatus};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// What lava-slave knows about a job's process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SlaveJobStatus {
-    /// lava-run was started and has not been seen to end.
-    Running = 0,
-    /// A cancel was asked for; the process is being signalled.
-    Canceling = 1,
-    /// lava-run has ended; END is (re)sent until END_OK.
-    Finished = 2,
-}
-
-impl SlaveJobStatus {
-    /// The integer stored in `status`.
-    pub const fn code(self) -> i64 {
-        self as i64
-    }
-
-    /// The value for a stored code.
-    pub fn from_code(code: i64) -> Option<Self> {
-        match code {
-            0 => Some(Self::Running),
-            1 => Some(Self::Canceling),
-            2 => Some(Self::Finished),
-            _ => None,
-        }
-    }
-}
-
-/// One row of the slave's job table.
+/// One stored row: the machine's [`JobRow`] and when its status last changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SlaveJob {
-    /// The job id.
-    pub id: i64,
-    /// lava-run's pid; 0 while unknown.
-    pub pid: i64,
-    /// Running, Canceling or Finished.
-    pub status: SlaveJobStatus,
-    /// Seconds since the epoch of the last change.
+pub struct StoredJob {
+    /// The row as the slave machine knows it.
+    pub row: JobRow,
+    /// Seconds since the epoch of the last status change (LAVA's `last_update`).
     pub last_update: i64,
-    /// The job-directory prefix from the dispatcher configuration.
-    pub prefix: String,
 }
 
 /// The slave's job table (synchronous: the slave driver calls it between protocol steps).
@@ -112,27 +80,35 @@ impl SlaveJobTable {
         sqlite(&self.path, e)
     }
 
-    fn row(&self, row: &Row<'_>) -> rusqlite::Result<Result<SlaveJob>> {
-        let id: i64 = row.get(0)?;
+    fn row(&self, row: &Row<'_>) -> rusqlite::Result<Result<StoredJob>> {
+        let id: JobId = row.get(0)?;
         let status: i64 = row.get(2)?;
-        let Some(status) = SlaveJobStatus::from_code(status) else {
-            return Ok(Err(StoreError::BadValue(format!(
-                "{}: job {id} has unknown status {status}",
-                self.path.display()
-            ))));
+        let status = match JobStatus::from_code(status) {
+            Ok(status) => status,
+            Err(unknown) => {
+                return Ok(Err(StoreError::BadValue(format!(
+                    "{}: job {id}: {unknown}",
+                    self.path.display()
+                ))))
+            }
         };
-        Ok(Ok(SlaveJob {
-            id,
-            pid: row.get::<_, Option<i64>>(1)?.unwrap_or(0),
-            status,
+        // A Python slave writes str() values; a pid that cannot be a process id reads as 0,
+        // which makes the slave look the job's lava-run up by job id instead.
+        let pid = row.get::<_, Option<i64>>(1)?.unwrap_or(0);
+        Ok(Ok(StoredJob {
+            row: JobRow {
+                id,
+                pid: u32::try_from(pid).unwrap_or(0),
+                status,
+                prefix: row.get::<_, Option<String>>(4)?.unwrap_or_default(),
+            },
             last_update: row.get::<_, Option<i64>>(3)?.unwrap_or(0),
-            prefix: row.get::<_, Option<String>>(4)?.unwrap_or_default(),
         }))
     }
 
     /// Records a new job; fails if the id is already there (as LAVA's slave, which then
     /// keeps the existing row).
-    pub fn create(&self, job: &SlaveJob) -> Result<()> {
+    pub fn create(&self, job: &JobRow, now_secs: i64) -> Result<()> {
         if self.get(job.id)?.is_some() {
             return Err(StoreError::AlreadyExists(format!(
                 "job {} in {}",
@@ -143,14 +119,14 @@ impl SlaveJobTable {
         self.conn
             .execute(
                 "INSERT INTO jobs (id, pid, status, last_update, prefix) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![job.id, job.pid, job.status.code(), job.last_update, job.prefix],
+                params![job.id, job.pid, job.status.code(), now_secs, job.prefix],
             )
             .map_err(|e| self.err(e))?;
         Ok(())
     }
 
     /// One job, if the table has it.
-    pub fn get(&self, id: i64) -> Result<Option<SlaveJob>> {
+    pub fn get(&self, id: JobId) -> Result<Option<StoredJob>> {
         self.conn
             .query_row(
                 "SELECT id, pid, status, last_update, prefix FROM jobs WHERE id = ?1",
@@ -163,7 +139,7 @@ impl SlaveJobTable {
     }
 
     /// Every job, by id.
-    pub fn all(&self) -> Result<Vec<SlaveJob>> {
+    pub fn all(&self) -> Result<Vec<StoredJob>> {
         self.select(
             "SELECT id, pid, status, last_update, prefix FROM jobs ORDER BY id",
             None,
@@ -171,14 +147,14 @@ impl SlaveJobTable {
     }
 
     /// The jobs with this status, by id.
-    pub fn with_status(&self, status: SlaveJobStatus) -> Result<Vec<SlaveJob>> {
+    pub fn with_status(&self, status: JobStatus) -> Result<Vec<StoredJob>> {
         self.select(
             "SELECT id, pid, status, last_update, prefix FROM jobs WHERE status = ?1 ORDER BY id",
             Some(status.code()),
         )
     }
 
-    fn select(&self, sql: &str, status: Option<i64>) -> Result<Vec<SlaveJob>> {
+    fn select(&self, sql: &str, status: Option<i64>) -> Result<Vec<StoredJob>> {
         let mut stmt = self.conn.prepare(sql).map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map(rusqlite::params_from_iter(status), |row| self.row(row))
@@ -191,7 +167,7 @@ impl SlaveJobTable {
     }
 
     /// Changes a job's status and stamps `last_update`; fails if the job is not there.
-    pub fn set_status(&self, id: i64, status: SlaveJobStatus, now_secs: i64) -> Result<()> {
+    pub fn set_status(&self, id: JobId, status: JobStatus, now_secs: i64) -> Result<()> {
         self.update(
             "UPDATE jobs SET status = ?1, last_update = ?2 WHERE id = ?3",
             params![status.code(), now_secs, id],
@@ -200,7 +176,7 @@ impl SlaveJobTable {
     }
 
     /// Records lava-run's pid once it is known.
-    pub fn set_pid(&self, id: i64, pid: i64) -> Result<()> {
+    pub fn set_pid(&self, id: JobId, pid: u32) -> Result<()> {
         self.update(
             "UPDATE jobs SET pid = ?1 WHERE id = ?2",
             params![pid, id],
@@ -208,7 +184,7 @@ impl SlaveJobTable {
         )
     }
 
-    fn update(&self, sql: &str, params: &[&dyn rusqlite::ToSql], id: i64) -> Result<()> {
+    fn update(&self, sql: &str, params: &[&dyn rusqlite::ToSql], id: JobId) -> Result<()> {
         let n = self.conn.execute(sql, params).map_err(|e| self.err(e))?;
         if n == 0 {
             return Err(StoreError::NotFound(format!(
@@ -220,7 +196,7 @@ impl SlaveJobTable {
     }
 
     /// Forgets a job (after END_OK); forgetting an unknown job is not an error, as in LAVA.
-    pub fn delete(&self, id: i64) -> Result<()> {
+    pub fn delete(&self, id: JobId) -> Result<()> {
         self.conn
             .execute("DELETE FROM jobs WHERE id = ?1", [id])
             .map_err(|e| self.err(e))?;
@@ -256,13 +232,21 @@ mod tests {
         SlaveJobTable::open(dir.path().join("db.sqlite3")).unwrap()
     }
 
-    fn job(id: i64, status: SlaveJobStatus) -> SlaveJob {
-        SlaveJob {
+    const STAMP: i64 = 1_588_334_400;
+
+    fn row(id: JobId, status: JobStatus) -> JobRow {
+        JobRow {
             id,
             pid: 4242,
             status,
-            last_update: 1_588_334_400,
             prefix: "lava-".into(),
+        }
+    }
+
+    fn job(id: JobId, status: JobStatus) -> StoredJob {
+        StoredJob {
+            row: row(id, status),
+            last_update: STAMP,
         }
     }
 
@@ -291,31 +275,35 @@ mod tests {
     fn create_get_update_delete() {
         let dir = tempfile::tempdir().unwrap();
         let t = table(&dir);
-        t.create(&job(7, SlaveJobStatus::Running)).unwrap();
-        t.create(&job(3, SlaveJobStatus::Finished)).unwrap();
+        t.create(&row(7, JobStatus::Running), STAMP).unwrap();
+        t.create(&row(3, JobStatus::Finished), STAMP).unwrap();
         assert!(matches!(
-            t.create(&job(7, SlaveJobStatus::Finished)),
+            t.create(&row(7, JobStatus::Finished), STAMP),
             Err(StoreError::AlreadyExists(_))
         ));
-        assert_eq!(t.get(7).unwrap(), Some(job(7, SlaveJobStatus::Running)));
+        assert_eq!(t.get(7).unwrap(), Some(job(7, JobStatus::Running)));
         t.set_pid(7, 99).unwrap();
-        t.set_status(7, SlaveJobStatus::Canceling, 1_600_000_000)
+        t.set_status(7, JobStatus::Canceling, 1_600_000_000)
             .unwrap();
         let got = t.get(7).unwrap().unwrap();
         assert_eq!(
-            (got.pid, got.status, got.last_update),
-            (99, SlaveJobStatus::Canceling, 1_600_000_000)
+            (got.row.pid, got.row.status, got.last_update),
+            (99, JobStatus::Canceling, 1_600_000_000)
         );
         assert_eq!(
-            t.all().unwrap().iter().map(|j| j.id).collect::<Vec<_>>(),
+            t.all()
+                .unwrap()
+                .iter()
+                .map(|j| j.row.id)
+                .collect::<Vec<_>>(),
             [3, 7]
         );
         assert_eq!(
-            t.with_status(SlaveJobStatus::Finished).unwrap(),
-            vec![job(3, SlaveJobStatus::Finished)]
+            t.with_status(JobStatus::Finished).unwrap(),
+            vec![job(3, JobStatus::Finished)]
         );
         assert!(matches!(
-            t.set_status(8, SlaveJobStatus::Finished, 0),
+            t.set_status(8, JobStatus::Finished, 0),
             Err(StoreError::NotFound(_))
         ));
         t.delete(7).unwrap();
@@ -325,7 +313,7 @@ mod tests {
         // Survives reopening.
         assert_eq!(
             table(&dir).all().unwrap(),
-            vec![job(3, SlaveJobStatus::Finished)]
+            vec![job(3, JobStatus::Finished)]
         );
     }
 
@@ -346,16 +334,18 @@ mod tests {
         let t = SlaveJobTable::open(&path).unwrap();
         assert_eq!(
             t.get(12).unwrap(),
-            Some(SlaveJob {
-                id: 12,
-                pid: 345,
-                status: SlaveJobStatus::Canceling,
+            Some(StoredJob {
+                row: JobRow {
+                    id: 12,
+                    pid: 345,
+                    status: JobStatus::Canceling,
+                    prefix: "pfx-".into(),
+                },
                 last_update: 1_588_334_400,
-                prefix: "pfx-".into(),
             })
         );
         // And what we write reads back the way Python's `SELECT *` sees it.
-        t.create(&job(13, SlaveJobStatus::Running)).unwrap();
+        t.create(&row(13, JobStatus::Running), STAMP).unwrap();
         let conn = Connection::open(&path).unwrap();
         let row: (i64, i64, i64, i64, String) = conn
             .query_row("SELECT * FROM jobs WHERE id=?", ["13"], |r| {
@@ -381,8 +371,8 @@ mod tests {
         }
         let t = SlaveJobTable::open(&path).unwrap();
         let old = t.get(1).unwrap().unwrap();
-        assert_eq!(old.prefix, "");
-        assert_eq!(old.status, SlaveJobStatus::Finished);
+        assert_eq!(old.row.prefix, "");
+        assert_eq!(old.row.status, JobStatus::Finished);
         drop(t);
         // Opening again does not try to add it twice.
         assert!(SlaveJobTable::open(&path).is_ok());
@@ -397,10 +387,21 @@ mod tests {
             .unwrap();
         let err = t.get(5).unwrap_err();
         assert!(
-            err.to_string().contains("job 5 has unknown status 9"),
+            err.to_string()
+                .contains("job 5: job table: status 9 is not RUNNING"),
             "{err}"
         );
         assert!(t.all().is_err());
+    }
+
+    #[test]
+    fn a_pid_that_cannot_be_a_process_id_reads_as_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = table(&dir);
+        t.conn
+            .execute("INSERT INTO jobs VALUES(6, -3, 0, 0, '')", [])
+            .unwrap();
+        assert_eq!(t.get(6).unwrap().unwrap().row.pid, 0);
     }
 
     #[test]

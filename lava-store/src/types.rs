@@ -2,8 +2,8 @@
 //! test results, log metadata, END bookkeeping, change sets and the scheduler snapshot.
 
 use lava_core::model::{
-    Device, DeviceHealth, DeviceState, DeviceType, Job, JobId, JobState, Worker, WorkerHealth,
-    WorkerState,
+    Device, DeviceHealth, DeviceState, DeviceType, Job, JobId, JobState, TestResult, Worker,
+    WorkerHealth, WorkerState,
 };
 use lava_core::time::Timestamp;
 use std::collections::BTreeMap;
@@ -31,58 +31,6 @@ pub struct TokenInfo {
     pub description: String,
     /// When it was created.
     pub created: Timestamp,
-}
-
-/// The outcome of one test case, with LAVA's codes (`lava_results_app` `TestCase.result`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TestResult {
-    /// `pass`
-    Pass = 0,
-    /// `fail`
-    Fail = 1,
-    /// `skip`
-    Skip = 2,
-    /// `unknown`
-    Unknown = 3,
-}
-
-impl TestResult {
-    /// Every value, in code order.
-    pub const ALL: &'static [TestResult] = &[Self::Pass, Self::Fail, Self::Skip, Self::Unknown];
-
-    /// The integer LAVA stores.
-    pub const fn code(self) -> i32 {
-        self as i32
-    }
-
-    /// The value for a stored code.
-    pub fn from_code(code: i32) -> Option<Self> {
-        Self::ALL.iter().copied().find(|r| r.code() == code)
-    }
-
-    /// The word LAVA's logs and API use (`pass`, `fail`, `skip`, `unknown`).
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Pass => "pass",
-            Self::Fail => "fail",
-            Self::Skip => "skip",
-            Self::Unknown => "unknown",
-        }
-    }
-
-    /// The value for a word as found in a log line (case-insensitive).
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL
-            .iter()
-            .copied()
-            .find(|r| r.name().eq_ignore_ascii_case(name))
-    }
-}
-
-impl fmt::Display for TestResult {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
 }
 
 /// One test case result of a job (LAVA: `TestCase` inside a `TestSuite`).

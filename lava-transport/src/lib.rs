@@ -21,8 +21,6 @@ pub mod error;
 pub mod memory;
 pub mod zeromq;
 
-use std::fmt;
-
 use async_trait::async_trait;
 
 pub use error::{CertificateError, TransportError};
@@ -30,54 +28,7 @@ pub use error::{CertificateError, TransportError};
 /// One ZeroMQ multipart message: its frames, in order.
 pub type Frames = Vec<Vec<u8>>;
 
-/// The routing identity of a peer of the master: a slave's hostname as UTF-8 bytes, or an
-/// identity that libzmq generated for a peer that did not set one (a NUL byte and 4 bytes).
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PeerId(Vec<u8>);
-
-impl PeerId {
-    /// The identity's bytes, as on the wire.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-
-    /// The identity as text, if it is UTF-8 (LAVA's hostnames are).
-    pub fn as_str(&self) -> Option<&str> {
-        std::str::from_utf8(&self.0).ok()
-    }
-
-    /// The identity's bytes.
-    pub fn into_bytes(self) -> Vec<u8> {
-        self.0
-    }
-}
-
-impl From<Vec<u8>> for PeerId {
-    fn from(bytes: Vec<u8>) -> Self {
-        Self(bytes)
-    }
-}
-
-impl From<&str> for PeerId {
-    fn from(text: &str) -> Self {
-        Self(text.as_bytes().to_vec())
-    }
-}
-
-impl fmt::Display for PeerId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.as_str() {
-            Some(text) if !text.chars().any(char::is_control) => f.write_str(text),
-            _ => write!(f, "{:?}", self.0),
-        }
-    }
-}
-
-impl fmt::Debug for PeerId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PeerId({self})")
-    }
-}
+pub use lava_core::protocol::PeerId;
 
 /// The master's control socket: messages from any slave, replies to one slave.
 ///
@@ -138,11 +89,5 @@ mod tests {
             super::has_curve(),
             "libzmq was linked without CURVE: install libzmq3-dev and keep .cargo/config.toml"
         );
-    }
-
-    #[test]
-    fn peer_ids_print_as_text_or_bytes() {
-        assert_eq!(super::PeerId::from("worker-1").to_string(), "worker-1");
-        assert_eq!(super::PeerId::from(vec![0, 1]).to_string(), "[0, 1]");
     }
 }

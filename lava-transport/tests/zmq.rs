@@ -128,7 +128,7 @@ async fn a_slave_queues_messages_until_the_master_exists() {
     let mut master = server.bind_master(&endpoint, &plain()).unwrap();
     let (peer, got) = within("queued HELLO", master.recv()).await.unwrap();
     assert_eq!(
-        (peer.as_str(), got),
+        (peer.hostname().ok(), got),
         (Some("early.example"), frames(&["HELLO", "3"]))
     );
     assert_eq!(
@@ -271,7 +271,7 @@ async fn curve_admits_listed_keys_only_and_reloads_the_list() {
     // allowed slave's.
     let (peer, got) = within("allowed HELLO", master.recv()).await.unwrap();
     assert_eq!(
-        (peer.as_str(), got),
+        (peer.hostname().ok(), got),
         (Some("allowed.example"), frames(&["HELLO", "allowed"]))
     );
     master.send(&peer, frames(&["HELLO_OK"])).await.unwrap();
@@ -296,7 +296,7 @@ async fn curve_admits_listed_keys_only_and_reloads_the_list() {
         .await
         .unwrap();
     assert_eq!(
-        (peer.as_str(), got),
+        (peer.hostname().ok(), got),
         (Some("rogue.example"), frames(&["HELLO", "rogue again"]))
     );
     // The decisions seen: the allowed slave's, then the rogue's accepted one.
@@ -353,7 +353,7 @@ async fn a_plain_client_cannot_talk_to_a_curve_master() {
     .unwrap();
     allowed.send(frames(&["HELLO", "allowed"])).await.unwrap();
     let (peer, _) = within("allowed HELLO", master.recv()).await.unwrap();
-    assert_eq!(peer.as_str(), Some("allowed.example"));
+    assert_eq!(peer.hostname(), Ok("allowed.example"));
 }
 
 #[test]
@@ -416,7 +416,7 @@ async fn ipv6_loopback_when_the_host_has_it() {
     slave.send(frames(&["HELLO", "3"])).await.unwrap();
     let (peer, got) = within("HELLO over IPv6", master.recv()).await.unwrap();
     assert_eq!(
-        (peer.as_str(), got),
+        (peer.hostname().ok(), got),
         (Some("v6.example"), frames(&["HELLO", "3"]))
     );
 }
@@ -437,7 +437,7 @@ async fn peers_without_identity_or_routing_frames_are_delivered_as_they_are() {
     assert_eq!(peer.as_bytes().len(), 5);
     assert_eq!(peer.as_bytes()[0], 0);
     // Shown as bytes in logs, not as text with a NUL in it.
-    assert!(peer.to_string().starts_with("[0, "), "{peer}");
+    assert!(peer.to_string().starts_with("\\x00"), "{peer}");
     master.send(&peer, frames(&["PONG", "20"])).await.unwrap();
     let reply = tokio::task::spawn_blocking(move || dealer.recv_multipart(0).unwrap());
     assert_eq!(
@@ -470,7 +470,7 @@ async fn many_slaves_each_get_their_own_replies() {
     }
     for _ in 0..SLAVES * MESSAGES {
         let (peer, got) = within("a PING", master.recv()).await.unwrap();
-        let name = peer.as_str().unwrap().to_owned();
+        let name = peer.hostname().unwrap().to_owned();
         let m = String::from_utf8(got[1].clone()).unwrap();
         master
             .send(&peer, frames(&["PONG", &name, &m]))

@@ -119,7 +119,7 @@ fn frame_with_peer(py: Python<'_>, e: &CoreFrameError, peer: Option<&str>) -> Py
 pub fn routed(py: Python<'_>, e: &RoutedError) -> PyErr {
     match e {
         RoutedError::Identity(identity) => self::identity(py, identity),
-        RoutedError::Frame { peer, error } => frame_with_peer(py, error, Some(peer.as_str())),
+        RoutedError::Frame { peer, error } => frame_with_peer(py, error, Some(&peer.to_string())),
     }
 }
 

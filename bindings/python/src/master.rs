@@ -8,9 +8,9 @@
 use std::time::{Duration, Instant};
 
 use lava_core::master::{
-    DuplicateHint, Event, JobPhase, Master as CoreMaster, MasterConfig, PeerId, StartPayload,
+    DuplicateHint, Event, JobPhase, Master as CoreMaster, MasterConfig, StartPayload,
 };
-use lava_core::protocol::Message;
+use lava_core::protocol::{Message, PeerId};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
@@ -58,7 +58,7 @@ pub fn peer_of(peer: &Bound<'_, PyAny>) -> PyResult<PeerId> {
     if let Ok(text) = peer.extract::<String>() {
         return Ok(PeerId::from_hostname(&text));
     }
-    Ok(PeerId(peer.extract::<Vec<u8>>()?))
+    Ok(PeerId::from(peer.extract::<Vec<u8>>()?))
 }
 
 fn event_dict<'py>(py: Python<'py>, event: &Event) -> PyResult<Bound<'py, PyDict>> {
@@ -140,7 +140,7 @@ fn event_dict<'py>(py: Python<'py>, event: &Event) -> PyResult<Bound<'py, PyDict
         }
         Event::PeerRejected { peer, reason } => {
             d.set_item("event", "peer_rejected")?;
-            d.set_item("peer", PyBytes::new(py, &peer.0))?;
+            d.set_item("peer", PyBytes::new(py, peer.as_bytes()))?;
             d.set_item("reason", reason.to_string())?;
         }
         Event::ProtocolError { hostname, error } => {
@@ -259,7 +259,7 @@ impl PyMaster {
         let Some((peer, message)) = self.inner.poll_transmit() else {
             return Ok(None);
         };
-        let mut frames = vec![peer.0];
+        let mut frames = vec![peer.into_bytes()];
         frames.extend(message.encode());
         PyList::new(py, frames.iter().map(|f| PyBytes::new(py, f))).map(Some)
     }

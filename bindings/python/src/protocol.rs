@@ -2,7 +2,7 @@
 //! as frames in the shape pyzmq gives and takes them.
 
 use lava_core::protocol::log::{self, LogLevel, LogRecord};
-use lava_core::protocol::{Action, Identity, Message};
+use lava_core::protocol::{Action, Message, PeerId};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
@@ -140,7 +140,9 @@ fn decode<'py>(py: Python<'py>, frames: &Bound<'py, PyAny>) -> PyResult<Bound<'p
     let frames = frames_of(frames)?;
     let (peer, message) = Message::decode_routed(&frames).map_err(|e| errors::routed(py, &e))?;
     let out = message_dict(py, &message)?;
-    out.set_item("peer", peer.as_str())?;
+    // decode_routed only returns identities that are hostnames.
+    let hostname = peer.hostname().map_err(|e| errors::identity(py, &e))?;
+    out.set_item("peer", hostname)?;
     Ok(out)
 }
 
@@ -154,7 +156,8 @@ fn decode<'py>(py: Python<'py>, frames: &Bound<'py, PyAny>) -> PyResult<Bound<'p
 #[pyfunction]
 fn encode<'py>(py: Python<'py>, message: &Bound<'py, PyDict>) -> PyResult<Bound<'py, PyList>> {
     let peer: String = field(py, message, "peer", None)?;
-    let peer = Identity::new(&peer).map_err(|e| errors::identity(py, &e))?;
+    let peer = PeerId::from_hostname(&peer);
+    peer.hostname().map_err(|e| errors::identity(py, &e))?;
     let decoded = message_of(py, message)?;
     bytes_list(py, &decoded.encode_routed(&peer))
 }

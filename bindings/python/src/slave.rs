@@ -7,9 +7,9 @@
 
 use std::time::Duration;
 
-use lava_core::protocol::Message;
+use lava_core::protocol::{Message, PeerId};
 use lava_core::slave::{
-    Event, JobResult, JobRow, JobStatus, Signal, Slave as CoreSlave, SlaveConfig, MASTER_IDENTITY,
+    Event, JobResult, JobRow, JobStatus, Signal, Slave as CoreSlave, SlaveConfig,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -218,7 +218,7 @@ impl PySlave {
         let frames = frames_of(frames)?;
         let now = self.clock.instant(now)?;
         match Message::decode(&frames) {
-            Ok(message) => self.inner.handle_message(&peer.0, message, now),
+            Ok(message) => self.inner.handle_message(&peer, message, now),
             Err(error) => self.inner.handle_malformed(error, now),
         }
         Ok(())
@@ -236,7 +236,7 @@ impl PySlave {
         let Some(message) = self.inner.poll_transmit() else {
             return Ok(None);
         };
-        let mut frames = vec![MASTER_IDENTITY.to_vec()];
+        let mut frames = vec![PeerId::master().into_bytes()];
         frames.extend(message.encode());
         PyList::new(py, frames.iter().map(|f| PyBytes::new(py, f))).map(Some)
     }

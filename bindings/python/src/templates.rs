@@ -2,7 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use lava_core::templates::{JobContext, Renderer, SearchPath};
+use lava_core::templates::{JobContext, Renderer};
+use lava_lab::SearchPath;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 

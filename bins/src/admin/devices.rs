@@ -1,24 +1,17 @@
 //! `lava-admin device-types …` and `lava-admin devices …`, dictionaries included.
 //!
-//! Device dictionaries live where LAVA keeps them, as files
-//! `<dispatcher-config>/devices/<hostname>.jinja2`, and device-type templates as
-//! `<dispatcher-config>/device-types/<type>.jinja2`, so that the master can be pointed at an
-//! existing `/etc/lava-server/dispatcher-config`. A dictionary is checked (it renders to a
-//! YAML mapping) before it replaces the one on disk: a bad one never overwrites a good one.
+//! Dictionaries and templates stay files where LAVA keeps them (see `lava_lab::LabPaths`);
+//! the lab checks a dictionary (it renders to a YAML mapping, with every device-types
+//! directory of the lab) before it replaces the one on disk.
 
-use crate::admin::lab::{block_on, print_json, LabArgs};
-use crate::admin::workers::store_error;
+use crate::admin::lab::{block_on, print_json, read_file, LabArgs};
 use crate::admin::AdminError;
 use clap::{Args, Subcommand};
-use lava_core::model::{
-    transitions, Device, DeviceHealth, DeviceState, DeviceType, HealthDenominator,
-};
-use lava_core::templates::{check_mapping, JobContext, Preloaded, Renderer, SearchPath};
-use lava_store::{ChangeSet, Precondition};
+use lava_core::model::{Device, DeviceHealth, DeviceType, HealthDenominator};
+use lava_core::templates::JobContext;
+use lava_lab::{DeviceUpdate, NewDevice, NewDeviceType};
 use serde_json::json;
-use std::collections::BTreeSet;
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// `lava-admin device-types`.
 #[derive(Debug, Args)]
@@ -185,37 +178,6 @@ fn device_health(text: &str) -> Result<DeviceHealth, AdminError> {
     })
 }
 
-fn read(path: &Path) -> Result<String, AdminError> {
-    fs::read_to_string(path).map_err(|source| AdminError::Io {
-        path: path.display().to_string(),
-        source,
-    })
-}
-
-fn write(path: &Path, text: &str) -> Result<(), AdminError> {
-    let io = |source| AdminError::Io {
-        path: path.display().to_string(),
-        source,
-    };
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).map_err(io)?;
-    }
-    // Written beside and renamed, so a crash never leaves half a file.
-    let tmp = path.with_extension("jinja2.tmp");
-    fs::write(&tmp, text).map_err(io)?;
-    fs::rename(&tmp, path).map_err(io)
-}
-
-fn template_path(config: &Path, device_type: &str) -> PathBuf {
-    config
-        .join("device-types")
-        .join(format!("{device_type}.jinja2"))
-}
-
-fn dictionary_path(config: &Path, hostname: &str) -> PathBuf {
-    config.join("devices").join(format!("{hostname}.jinja2"))
-}
-
 fn device_type_json(t: &DeviceType) -> serde_json::Value {
     json!({
         "name": t.name,
@@ -242,34 +204,9 @@ fn device_json(d: &Device) -> serde_json::Value {
 }
 
 /// Runs `lava-admin device-types …`.
-pub fn run_device_types(args: DeviceTypesArgs, lab: LabArgs) -> Result<(), AdminError> {
-    if let DeviceTypesCommand::Template(command) = args.command {
-        let config = lab.dispatcher_config()?;
-        return match command {
-            TemplateCommand::Set { name, file } => {
-                let text = read(&file)?;
-                // The template must at least compile.
-                let renderer =
-                    Renderer::new(Preloaded::new().with(format!("{name}.jinja2"), text.clone()));
-                if let Err(e) = renderer.render_source(
-                    "check.jinja2",
-                    &format!("{{% extends '{name}.jinja2' %}}"),
-                    &JobContext::empty(),
-                ) {
-                    return Err(AdminError::Input(format!("{}: {e}", file.display())));
-                }
-                write(&template_path(&config, &name), &text)?;
-                println!("template of {name} installed");
-                Ok(())
-            }
-            TemplateCommand::Get { name } => {
-                print!("{}", read(&template_path(&config, &name))?);
-                Ok(())
-            }
-        };
-    }
+pub fn run_device_types(args: DeviceTypesArgs, lab_args: LabArgs) -> Result<(), AdminError> {
     block_on(async move {
-        let store = lab.open().await?;
+        let lab = lab_args.open().await?;
         match args.command {
             DeviceTypesCommand::Add {
                 name,
@@ -280,35 +217,32 @@ pub fn run_device_types(args: DeviceTypesArgs, lab: LabArgs) -> Result<(), Admin
                 disable_health_check,
                 hidden,
             } => {
-                let health_check_definition = match health_check {
+                let health_check = match health_check {
                     Some(path) => {
-                        let text = read(&path)?;
-                        lava_core::job::parse(&text)
+                        let text = read_file(&path)?;
+                        lab.validate(&text)
                             .map_err(|e| AdminError::Input(format!("{}: {e}", path.display())))?;
                         Some(text)
                     }
                     None => None,
                 };
-                let device_type = DeviceType {
+                let new = NewDeviceType {
                     name: name.clone(),
-                    health_check_definition,
+                    description,
+                    health_check,
                     health_frequency,
                     health_denominator: denominator(&health_denominator)?,
                     disable_health_check,
                     display: !hidden,
-                    description,
                 };
-                store
-                    .add_device_type(&device_type)
-                    .await
-                    .map_err(store_error)?;
-                if !lab.json {
+                lab.add_device_type(&new).await?;
+                if !lab_args.json {
                     println!("device type {name} added");
                 }
             }
             DeviceTypesCommand::List => {
-                let types = store.device_types().await.map_err(store_error)?;
-                if lab.json {
+                let types = lab.device_types().await?;
+                if lab_args.json {
                     print_json(&json!(types
                         .iter()
                         .map(device_type_json)
@@ -325,34 +259,39 @@ pub fn run_device_types(args: DeviceTypesArgs, lab: LabArgs) -> Result<(), Admin
                 }
             }
             DeviceTypesCommand::Show { name } => {
-                let t = store
-                    .device_type(&name)
-                    .await
-                    .map_err(store_error)?
-                    .ok_or_else(|| {
-                        AdminError::Input(format!("device type {name} does not exist"))
-                    })?;
-                print_json(&device_type_json(&t));
+                print_json(&device_type_json(&lab.device_type(&name).await?));
             }
-            DeviceTypesCommand::Template(_) => {}
+            DeviceTypesCommand::Template(TemplateCommand::Set { name, file }) => {
+                let text = read_file(&file)?;
+                lab.set_device_type_template(&name, &text)
+                    .map_err(|e| AdminError::Input(format!("{}: {e}", file.display())))?;
+                println!("template of {name} installed");
+            }
+            DeviceTypesCommand::Template(TemplateCommand::Get { name }) => {
+                match lab.device_type_template(&name)? {
+                    Some(text) => print!("{text}"),
+                    None => {
+                        return Err(AdminError::Input(format!(
+                            "device type {name} has no template in {}",
+                            lab.paths()
+                                .device_types_dirs()
+                                .iter()
+                                .map(|d| d.display().to_string())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )))
+                    }
+                }
+            }
         }
         Ok(())
     })
 }
 
 /// Runs `lava-admin devices …`.
-pub fn run_devices(args: DevicesArgs, lab: LabArgs) -> Result<(), AdminError> {
-    if let DevicesCommand::Dict(DictCommand::Set { hostname, file }) = &args.command {
-        let device = block_on(async {
-            let store = lab.open().await?;
-            existing_device(&*store, hostname).await
-        })?;
-        install_dictionary(&lab, hostname, &device.device_type, file)?;
-        println!("device dictionary of {hostname} installed");
-        return Ok(());
-    }
+pub fn run_devices(args: DevicesArgs, lab_args: LabArgs) -> Result<(), AdminError> {
     block_on(async move {
-        let store = lab.open().await?;
+        let lab = lab_args.open().await?;
         match args.command {
             DevicesCommand::Add {
                 hostname,
@@ -363,40 +302,17 @@ pub fn run_devices(args: DevicesArgs, lab: LabArgs) -> Result<(), AdminError> {
                 health,
                 dictionary,
             } => {
-                if store
-                    .device_type(&device_type)
-                    .await
-                    .map_err(store_error)?
-                    .is_none()
-                {
-                    return Err(AdminError::Input(format!(
-                        "device type {device_type} does not exist: add it first (lava-admin device-types add)"
-                    )));
-                }
-                if store.worker(&worker).await.map_err(store_error)?.is_none() {
-                    return Err(AdminError::Input(format!(
-                        "worker {worker} does not exist: add it first (lava-admin workers add)"
-                    )));
-                }
-                let health = device_health(&health)?;
-                if let Some(file) = &dictionary {
-                    install_dictionary(&lab, &hostname, &device_type, file)?;
-                }
-                let device = Device {
+                let dictionary = dictionary.as_deref().map(read_file).transpose()?;
+                let new = NewDevice {
                     hostname: hostname.clone(),
                     device_type,
-                    state: DeviceState::Idle,
-                    health,
                     worker: Some(worker),
-                    tags: tags
-                        .into_iter()
-                        .filter(|t| !t.is_empty())
-                        .collect::<BTreeSet<_>>(),
-                    last_health_report_job: None,
+                    health: device_health(&health)?,
+                    tags: tags.into_iter().collect(),
                     description,
                 };
-                store.add_device(&device).await.map_err(store_error)?;
-                if !lab.json {
+                lab.add_device(&new, dictionary.as_deref()).await?;
+                if !lab_args.json {
                     println!("device {hostname} added");
                 }
             }
@@ -407,42 +323,20 @@ pub fn run_devices(args: DevicesArgs, lab: LabArgs) -> Result<(), AdminError> {
                 tags,
                 description,
             } => {
-                let current = existing_device(&*store, &hostname).await?;
-                let mut set = ChangeSet::new()
-                    .require(Precondition::DeviceState(hostname.clone(), current.state))
-                    .require(Precondition::DeviceHealth(hostname.clone(), current.health));
-                let mut device = current.clone();
-                if let Some(health) = health {
-                    let health = device_health(&health)?;
-                    if health != current.health {
-                        let changes = transitions::device_health(&current, health)
-                            .map_err(|e| AdminError::Input(e.to_string()))?;
-                        if let Some(d) = changes.devices.into_iter().next() {
-                            device = d;
-                        }
-                    }
-                }
-                if let Some(worker) = worker {
-                    if store.worker(&worker).await.map_err(store_error)?.is_none() {
-                        return Err(AdminError::Input(format!("worker {worker} does not exist")));
-                    }
-                    device.worker = Some(worker);
-                }
-                if let Some(tags) = tags {
-                    device.tags = tags.into_iter().filter(|t| !t.is_empty()).collect();
-                }
-                if let Some(description) = description {
-                    device.description = description;
-                }
-                set.devices.push(device);
-                store.apply(&set).await.map_err(store_error)?;
-                if !lab.json {
+                let update = DeviceUpdate {
+                    worker,
+                    health: health.as_deref().map(device_health).transpose()?,
+                    tags: tags.map(|t| t.into_iter().collect()),
+                    description,
+                };
+                lab.update_device(&hostname, &update).await?;
+                if !lab_args.json {
                     println!("device {hostname} updated");
                 }
             }
             DevicesCommand::List => {
-                let devices = store.devices().await.map_err(store_error)?;
-                if lab.json {
+                let devices = lab.devices().await?;
+                if lab_args.json {
                     print_json(&json!(devices.iter().map(device_json).collect::<Vec<_>>()));
                 } else {
                     for d in devices {
@@ -458,70 +352,45 @@ pub fn run_devices(args: DevicesArgs, lab: LabArgs) -> Result<(), AdminError> {
                 }
             }
             DevicesCommand::Show { hostname } => {
-                let d = existing_device(&*store, &hostname).await?;
-                print_json(&device_json(&d));
+                print_json(&device_json(&lab.device(&hostname).await?));
+            }
+            DevicesCommand::Dict(DictCommand::Set { hostname, file }) => {
+                let text = read_file(&file)?;
+                lab.set_dictionary(&hostname, &text)
+                    .await
+                    .map_err(|e| AdminError::Input(format!("{}: {e}", file.display())))?;
+                println!("device dictionary of {hostname} installed");
             }
             DevicesCommand::Dict(DictCommand::Get { hostname }) => {
-                let config = lab.dispatcher_config()?;
-                print!("{}", read(&dictionary_path(&config, &hostname))?);
+                match lab.dictionary(&hostname).await? {
+                    Some(text) => print!("{text}"),
+                    None => {
+                        return Err(AdminError::Input(format!(
+                            "device {hostname} has no dictionary"
+                        )))
+                    }
+                }
             }
             DevicesCommand::Dict(DictCommand::Render { hostname, context }) => {
-                let config = lab.dispatcher_config()?;
-                let device = existing_device(&*store, &hostname).await?;
                 let context = match context {
                     Some(path) => {
-                        JobContext::from_yaml(&read(&path)?, &path.display().to_string())?
+                        JobContext::from_yaml(&read_file(&path)?, &path.display().to_string())?
                     }
                     None => JobContext::empty(),
                 };
-                let yaml =
-                    renderer(&config).render_for_job(&hostname, &device.device_type, &context)?;
+                let yaml = lab
+                    .device_configuration(&hostname, &context)
+                    .await?
+                    .ok_or_else(|| {
+                        AdminError::Input(format!("device {hostname} has no dictionary"))
+                    })?;
                 if yaml.ends_with('\n') {
                     print!("{yaml}");
                 } else {
                     println!("{yaml}");
                 }
             }
-            DevicesCommand::Dict(DictCommand::Set { .. }) => {}
         }
         Ok(())
     })
-}
-
-/// Checks that `file` renders, for a device of `device_type`, to a YAML mapping, then puts it
-/// in place as the device's dictionary; a dictionary that fails never replaces one on disk.
-fn install_dictionary(
-    lab: &LabArgs,
-    hostname: &str,
-    device_type: &str,
-    file: &Path,
-) -> Result<(), AdminError> {
-    let config = lab.dispatcher_config()?;
-    let text = read(file)?;
-    let yaml = renderer(&config)
-        .render_source(
-            &format!("{hostname}.jinja2"),
-            &text,
-            &JobContext::empty().for_device(hostname, device_type),
-        )
-        .map_err(|e| AdminError::Input(format!("{}: {e}", file.display())))?;
-    check_mapping(&file.display().to_string(), &yaml)?;
-    write(&dictionary_path(&config, hostname), &text)
-}
-
-/// The device, or an error saying it does not exist.
-async fn existing_device(
-    store: &dyn lava_store::Store,
-    hostname: &str,
-) -> Result<Device, AdminError> {
-    store
-        .device(hostname)
-        .await
-        .map_err(store_error)?
-        .ok_or_else(|| AdminError::Input(format!("device {hostname} does not exist")))
-}
-
-fn renderer(config: &Path) -> Renderer {
-    let search = SearchPath::new([config.join("devices"), config.join("device-types")]);
-    Renderer::new(search)
 }

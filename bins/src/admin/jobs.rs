@@ -1,13 +1,10 @@
 //! `lava-admin jobs …`: submit, list, show, cancel, logs and wait; and `users`/`tokens`.
 
-use crate::admin::lab::{block_on, print_json, LabArgs};
-use crate::admin::workers::store_error;
+use crate::admin::lab::{admin_user, block_on, print_json, read_file, LabArgs};
 use crate::admin::AdminError;
-use crate::lab;
-use crate::master::job_output::{job_output_dir, read_lines};
 use clap::{Args, Subcommand};
 use lava_core::model::{Job, JobHealth, JobState};
-use lava_store::{JobFilter, Store, User};
+use lava_lab::{Canceled, JobQuery};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -90,48 +87,38 @@ pub fn job_json(job: &Job) -> serde_json::Value {
     })
 }
 
-async fn job(store: &dyn Store, id: i64) -> Result<Job, AdminError> {
-    store
-        .job(id)
-        .await
-        .map_err(store_error)?
-        .ok_or_else(|| AdminError::Input(format!("job {id} does not exist")))
-}
-
 /// Runs `lava-admin jobs …`; the exit code matters for `wait`.
-pub fn run(args: JobsArgs, lab: LabArgs) -> Result<ExitCode, AdminError> {
-    let lab_args = lab;
+pub fn run(args: JobsArgs, lab_args: LabArgs) -> Result<ExitCode, AdminError> {
     block_on(async move {
-        let store = lab_args.open().await?;
+        let lab = lab_args.open().await?;
         match args.command {
             JobsCommand::Submit { files, submitter } => {
                 for file in files {
-                    let text = std::fs::read_to_string(&file).map_err(|source| AdminError::Io {
-                        path: file.display().to_string(),
-                        source,
-                    })?;
-                    let ids = lab::submit(&*store, &text, &submitter, lab::now())
+                    let text = read_file(&file)?;
+                    let submitted = lab
+                        .submit(&text, &submitter)
                         .await
                         .map_err(|e| AdminError::Input(format!("{}: {e}", file.display())))?;
-                    for id in ids {
+                    for id in submitted.ids {
                         println!("{id}");
                     }
                 }
             }
             JobsCommand::List { state, limit } => {
-                let states = match state {
-                    Some(s) => vec![JobState::from_name(&s)
-                        .ok_or_else(|| AdminError::Input(format!("invalid job state {s:?}")))?],
-                    None => Vec::new(),
+                let state = match state {
+                    Some(s) => Some(
+                        JobState::from_name(&s)
+                            .ok_or_else(|| AdminError::Input(format!("invalid job state {s:?}")))?,
+                    ),
+                    None => None,
                 };
-                let jobs = store
-                    .jobs(&JobFilter {
-                        states,
-                        limit: Some(limit),
-                        ..JobFilter::default()
-                    })
-                    .await
-                    .map_err(store_error)?;
+                let query = JobQuery {
+                    state,
+                    limit: Some(usize::try_from(limit).unwrap_or(usize::MAX)),
+                    viewer: Some(admin_user()),
+                    ..JobQuery::default()
+                };
+                let jobs = lab.jobs(&query).await?;
                 if lab_args.json {
                     print_json(&json!(jobs.iter().map(job_json).collect::<Vec<_>>()));
                 } else {
@@ -148,7 +135,7 @@ pub fn run(args: JobsArgs, lab: LabArgs) -> Result<ExitCode, AdminError> {
                 }
             }
             JobsCommand::Show { id } => {
-                let j = job(&*store, id).await?;
+                let j = lab.job(id).await?;
                 if lab_args.json {
                     print_json(&job_json(&j));
                 } else {
@@ -179,30 +166,28 @@ pub fn run(args: JobsArgs, lab: LabArgs) -> Result<ExitCode, AdminError> {
                     }
                 }
             }
-            JobsCommand::Cancel { id } => {
-                lab::cancel(&*store, id, lab::now())
-                    .await
-                    .map_err(|e| AdminError::Input(e.to_string()))?;
-                println!("job {id} canceled");
-            }
+            JobsCommand::Cancel { id } => match lab.cancel(id, &admin_user()).await? {
+                Canceled::Now => println!("job {id} canceled"),
+                Canceled::Already => println!("job {id} is being canceled already"),
+                Canceled::Finished => {
+                    return Err(AdminError::Input(format!(
+                        "job {id} has finished: there is nothing to cancel"
+                    )))
+                }
+            },
             JobsCommand::Logs { id, start } => {
-                let j = job(&*store, id).await?;
-                let dir = match store.job_log(id).await.map_err(store_error)? {
-                    Some(log) => PathBuf::from(log.output_dir),
-                    None => match lab_args.output_root() {
-                        Some(root) => job_output_dir(&root, id, j.submit_time.as_secs()),
-                        None => {
-                            return Err(AdminError::Input(format!(
-                                "job {id}: its log is not recorded yet; give --data-dir to read it while it runs"
-                            )))
-                        }
-                    },
-                };
-                let lines = read_lines(&dir, start, u64::MAX).map_err(|source| AdminError::Io {
-                    path: dir.display().to_string(),
-                    source,
-                })?;
-                for line in lines {
+                let j = lab.job(id).await?;
+                let recorded = lab
+                    .store()
+                    .job_log(id)
+                    .await
+                    .map_err(lava_lab::LabError::from)?;
+                if recorded.is_none() && lab.paths().job_output.as_os_str().is_empty() {
+                    return Err(AdminError::Input(format!(
+                        "job {id}: its log is not recorded yet; give --data-dir to read it while it runs"
+                    )));
+                }
+                for line in lab.job_log(&j, start, u64::MAX).await? {
                     println!("- {line}");
                 }
             }
@@ -210,7 +195,7 @@ pub fn run(args: JobsArgs, lab: LabArgs) -> Result<ExitCode, AdminError> {
                 let deadline =
                     timeout.map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0)));
                 loop {
-                    let j = job(&*store, id).await?;
+                    let j = lab.job(id).await?;
                     if j.state == JobState::Finished {
                         println!("job {id}: {}", j.health);
                         return Ok(if j.health == JobHealth::Complete {
@@ -256,24 +241,16 @@ enum UsersCommand {
 }
 
 /// Runs `lava-admin users …`.
-pub fn run_users(args: UsersArgs, lab: LabArgs) -> Result<(), AdminError> {
-    let lab_args = lab;
+pub fn run_users(args: UsersArgs, lab_args: LabArgs) -> Result<(), AdminError> {
     block_on(async move {
-        let store = lab_args.open().await?;
+        let lab = lab_args.open().await?;
         match args.command {
             UsersCommand::Add { name, admin, email } => {
-                store
-                    .add_user(&User {
-                        username: name.clone(),
-                        is_admin: admin,
-                        email,
-                    })
-                    .await
-                    .map_err(store_error)?;
+                lab.add_user(&name, admin, &email).await?;
                 println!("user {name} added{}", if admin { " (admin)" } else { "" });
             }
             UsersCommand::List => {
-                for u in store.users().await.map_err(store_error)? {
+                for u in lab.users().await? {
                     println!(
                         "{:<30} {}",
                         u.username,
@@ -286,7 +263,6 @@ pub fn run_users(args: UsersArgs, lab: LabArgs) -> Result<(), AdminError> {
     })
 }
 
-/// `lava-admin tokens`.
 #[derive(Debug, Args)]
 pub struct TokensArgs {
     #[command(subcommand)]
@@ -306,17 +282,12 @@ enum TokensCommand {
 }
 
 /// Runs `lava-admin tokens …`.
-pub fn run_tokens(args: TokensArgs, lab: LabArgs) -> Result<(), AdminError> {
-    let lab_args = lab;
+pub fn run_tokens(args: TokensArgs, lab_args: LabArgs) -> Result<(), AdminError> {
     block_on(async move {
-        let store = lab_args.open().await?;
+        let lab = lab_args.open().await?;
         match args.command {
             TokensCommand::Add { name, description } => {
-                let secret = lava_store::generate_token().map_err(store_error)?;
-                store
-                    .add_token(&name, &secret, &description, lab::now())
-                    .await
-                    .map_err(store_error)?;
+                let secret = lab.add_token(&name, &description).await?;
                 println!("token for {name}:");
                 println!("{secret}");
             }

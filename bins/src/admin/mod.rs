@@ -50,6 +50,9 @@ pub enum Command {
 /// Why a command failed; printed on stderr, exit status 1.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
+    /// The lab refused or failed.
+    #[error(transparent)]
+    Lab(#[from] lava_lab::LabError),
     /// A dictionary or template that does not render.
     #[error(transparent)]
     Template(#[from] lava_core::templates::TemplateError),

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
-use lava_core::templates::{JobContext, Limits, Renderer, SearchPath};
+use lava_core::templates::{JobContext, Limits, Renderer};
+use lava_lab::SearchPath;
 use serde::{Deserialize, Serialize};
 
 use super::AdminError;

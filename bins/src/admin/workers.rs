@@ -3,8 +3,8 @@
 use crate::admin::lab::{block_on, print_json, LabArgs};
 use crate::admin::AdminError;
 use clap::{Args, Subcommand};
-use lava_core::model::{transitions, Worker, WorkerHealth, WorkerState};
-use lava_store::{ChangeSet, Precondition, Store};
+use lava_core::model::{Worker, WorkerHealth};
+use lava_lab::{NewWorker, WorkerUpdate};
 use serde_json::json;
 
 /// `lava-admin workers`.
@@ -70,19 +70,6 @@ fn worker_json(worker: &Worker, devices: &[String]) -> serde_json::Value {
     })
 }
 
-async fn worker(store: &dyn Store, hostname: &str) -> Result<Worker, AdminError> {
-    store
-        .worker(hostname)
-        .await
-        .map_err(store_error)?
-        .ok_or_else(|| AdminError::Input(format!("worker {hostname} does not exist")))
-}
-
-/// A store error as lava-admin prints it.
-pub fn store_error(e: lava_store::StoreError) -> AdminError {
-    AdminError::Input(e.to_string())
-}
-
 /// Parses a worker health as people type it.
 pub fn parse_worker_health(text: &str) -> Result<WorkerHealth, AdminError> {
     WorkerHealth::from_name(text).ok_or_else(|| {
@@ -93,9 +80,9 @@ pub fn parse_worker_health(text: &str) -> Result<WorkerHealth, AdminError> {
 }
 
 /// Runs `lava-admin workers …`.
-pub fn run(args: WorkersArgs, lab: LabArgs) -> Result<(), AdminError> {
+pub fn run(args: WorkersArgs, lab_args: LabArgs) -> Result<(), AdminError> {
     block_on(async move {
-        let store = lab.open().await?;
+        let lab = lab_args.open().await?;
         match args.command {
             WorkersCommand::Add {
                 hostname,
@@ -103,23 +90,18 @@ pub fn run(args: WorkersArgs, lab: LabArgs) -> Result<(), AdminError> {
                 disabled,
                 job_limit,
             } => {
-                crate::slave::options::check_hostname(&hostname)
-                    .map_err(|e| AdminError::Input(e.to_string()))?;
-                let worker = Worker {
+                let new = NewWorker {
                     hostname: hostname.clone(),
-                    state: WorkerState::Offline,
+                    description,
                     health: if disabled {
                         WorkerHealth::Retired
                     } else {
                         WorkerHealth::Active
                     },
-                    description,
                     job_limit,
-                    last_ping: None,
-                    version: None,
                 };
-                store.add_worker(&worker).await.map_err(store_error)?;
-                if !lab.json {
+                let worker = lab.add_worker(&new).await?;
+                if !lab_args.json {
                     println!("worker {hostname} added ({})", worker.health);
                 }
             }
@@ -129,46 +111,24 @@ pub fn run(args: WorkersArgs, lab: LabArgs) -> Result<(), AdminError> {
                 health,
                 job_limit,
             } => {
-                let mut current = worker(&*store, &hostname).await?;
-                let mut set = ChangeSet::new()
-                    .require(Precondition::WorkerHealth(hostname.clone(), current.health));
-                if let Some(health) = health {
-                    let health = parse_worker_health(&health)?;
-                    if health != current.health {
-                        let devices = store.devices().await.map_err(store_error)?;
-                        let devices: Vec<_> = devices
-                            .into_iter()
-                            .filter(|d| d.worker.as_deref() == Some(hostname.as_str()))
-                            .collect();
-                        let changes = transitions::worker_health(&current, &devices, health)
-                            .map_err(|e| AdminError::Input(e.to_string()))?;
-                        set.devices.extend(changes.devices);
-                        if let Some(w) = changes.workers.into_iter().next() {
-                            current = w;
-                        }
-                    }
-                }
-                if let Some(description) = description {
-                    current.description = description;
-                }
-                if let Some(limit) = job_limit {
-                    current.job_limit = limit;
-                }
-                set.workers.push(current);
-                store.apply(&set).await.map_err(store_error)?;
-                if !lab.json {
+                let update = WorkerUpdate {
+                    description,
+                    health: health.as_deref().map(parse_worker_health).transpose()?,
+                    job_limit,
+                };
+                lab.update_worker(&hostname, &update).await?;
+                if !lab_args.json {
                     println!("worker {hostname} updated");
                 }
             }
             WorkersCommand::List { all } => {
-                let workers: Vec<_> = store
+                let workers: Vec<_> = lab
                     .workers()
-                    .await
-                    .map_err(store_error)?
+                    .await?
                     .into_iter()
                     .filter(|w| all || w.health != WorkerHealth::Retired)
                     .collect();
-                if lab.json {
+                if lab_args.json {
                     print_json(&json!(workers
                         .iter()
                         .map(|w| worker_json(w, &[]))
@@ -183,16 +143,14 @@ pub fn run(args: WorkersArgs, lab: LabArgs) -> Result<(), AdminError> {
                 }
             }
             WorkersCommand::Show { hostname } => {
-                let w = worker(&*store, &hostname).await?;
-                let devices: Vec<String> = store
-                    .devices()
-                    .await
-                    .map_err(store_error)?
+                let w = lab.worker(&hostname).await?;
+                let devices: Vec<String> = lab
+                    .devices_of(&hostname)
+                    .await?
                     .into_iter()
-                    .filter(|d| d.worker.as_deref() == Some(hostname.as_str()))
                     .map(|d| d.hostname)
                     .collect();
-                if lab.json {
+                if lab_args.json {
                     print_json(&worker_json(&w, &devices));
                 } else {
                     println!("hostname    : {}", w.hostname);

@@ -1,8 +1,8 @@
-//! The master daemon's I/O: job output files, the per-worker files START carries, and the
-//! XML-RPC API's backend over the real lab.
+//! lava-master: its options and its daemon (the event loop, a library function so that a
+//! test can run a whole master in-process).
 
-pub mod api_backend;
 pub mod daemon;
-pub mod job_output;
 pub mod options;
-pub mod worker_files;
+
+pub use daemon::{MasterDaemon, MasterDaemonError};
+pub use options::MasterOptions;

@@ -21,8 +21,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use lava_core::protocol::Message;
+use lava_core::protocol::PeerId;
 use lava_core::slave::lava_run::LavaRunOptions;
-use lava_core::slave::{Slave, SlaveConfig, MASTER_IDENTITY};
+use lava_core::slave::{Slave, SlaveConfig};
 use lava_store::{SlaveJobTable, StoreError};
 use lava_transport::zeromq::{connect_slave, ClientCurve, SocketOptions, ZmqSlave};
 use lava_transport::{CertificateError, SlaveTransport, TransportError};
@@ -30,7 +31,8 @@ use tracing::{debug, info, warn};
 
 use super::executor::{Executor, Places, TableError};
 use super::host::default_hostname;
-use super::options::{check_hostname, HostnameError, SlaveOptions};
+use super::options::SlaveOptions;
+use lava_core::model::{check_worker_name, WorkerNameError};
 
 /// The LAVA release whose protocol this slave speaks, announced in HELLO (the master stores
 /// it as the worker's version).
@@ -44,7 +46,7 @@ pub enum DaemonError {
     NoHostname,
     /// The worker name is not usable.
     #[error(transparent)]
-    Hostname(#[from] HostnameError),
+    Hostname(#[from] WorkerNameError),
     /// `--encrypt` certificates could not be read.
     #[error("--encrypt: {0}")]
     Certificate(#[from] CertificateError),
@@ -101,7 +103,7 @@ impl DaemonConfig {
             Some(name) => name.clone(),
             None => default_hostname().ok_or(DaemonError::NoHostname)?,
         };
-        check_hostname(&hostname)?;
+        check_worker_name(&hostname)?;
         let curve = if options.encrypt {
             Some(ClientCurve::from_files(
                 &options.slave_cert,
@@ -243,7 +245,7 @@ async fn serve(
                 match Message::decode(&frames) {
                     Ok(message) => {
                         log_message("received", &message);
-                        machine.handle_message(MASTER_IDENTITY, message, Instant::now());
+                        machine.handle_message(&PeerId::master(), message, Instant::now());
                     }
                     Err(error) => machine.handle_malformed(error, Instant::now()),
                 }
@@ -284,18 +286,6 @@ fn log_message(direction: &str, message: &Message) {
 
 /// Completes on SIGTERM, SIGINT or SIGHUP (the signals that stop LAVA's slave).
 pub fn shutdown_signals() -> Result<impl Future<Output = ()>, DaemonError> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let install = |kind: SignalKind, what: &'static str| {
-        signal(kind).map_err(|source| DaemonError::Signal { what, source })
-    };
-    let mut term = install(SignalKind::terminate(), "SIGTERM")?;
-    let mut int = install(SignalKind::interrupt(), "SIGINT")?;
-    let mut hup = install(SignalKind::hangup(), "SIGHUP")?;
-    Ok(async move {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-            _ = hup.recv() => {}
-        }
-    })
+    crate::signals::on(crate::signals::SLAVE)
+        .map_err(|(what, source)| DaemonError::Signal { what, source })
 }

@@ -18,7 +18,7 @@ use lava_core::model::JobId;
 use lava_core::protocol::xz;
 use lava_core::slave::lava_run::LavaRunOptions;
 use lava_core::slave::{Event, JobEnvironment, JobResult, JobRow, JobStatus, Slave};
-use lava_store::{SlaveJob, SlaveJobStatus, SlaveJobTable, StoreError};
+use lava_store::{SlaveJobTable, StoreError, StoredJob};
 use tracing::{debug, error, info, warn};
 
 use super::lava_run;
@@ -70,33 +70,10 @@ pub fn epoch_seconds() -> i64 {
         .unwrap_or(0)
 }
 
-fn store_status(status: JobStatus) -> SlaveJobStatus {
-    match status {
-        JobStatus::Running => SlaveJobStatus::Running,
-        JobStatus::Canceling => SlaveJobStatus::Canceling,
-        JobStatus::Finished => SlaveJobStatus::Finished,
-    }
-}
-
-fn machine_status(status: SlaveJobStatus) -> JobStatus {
-    match status {
-        SlaveJobStatus::Running => JobStatus::Running,
-        SlaveJobStatus::Canceling => JobStatus::Canceling,
-        SlaveJobStatus::Finished => JobStatus::Finished,
-    }
-}
-
-/// The machine's view of a stored row, with its age at `now_secs`. A pid that cannot be a
-/// process id becomes 0, which makes the machine look the job's lava-run up by job id.
-pub fn machine_row(job: &SlaveJob, now_secs: i64) -> (JobRow, Duration) {
-    let row = JobRow {
-        id: job.id,
-        pid: u32::try_from(job.pid).unwrap_or(0),
-        status: machine_status(job.status),
-        prefix: job.prefix.clone(),
-    };
+/// A stored row with its age at `now_secs`, as [`Slave::restore`] takes it.
+pub fn machine_row(job: &StoredJob, now_secs: i64) -> (JobRow, Duration) {
     let age = u64::try_from(now_secs.saturating_sub(job.last_update)).unwrap_or(0);
-    (row, Duration::from_secs(age))
+    (job.row.clone(), Duration::from_secs(age))
 }
 
 /// Whether `<prefix><id>` is a plain directory name: the prefix comes from the master's
@@ -141,9 +118,9 @@ impl Executor {
         let now = epoch_seconds();
         let mut rows = Vec::new();
         for status in [
-            SlaveJobStatus::Running,
-            SlaveJobStatus::Canceling,
-            SlaveJobStatus::Finished,
+            JobStatus::Running,
+            JobStatus::Canceling,
+            JobStatus::Finished,
         ] {
             rows.extend(
                 self.table
@@ -254,31 +231,20 @@ impl Executor {
     fn save(&self, row: &JobRow) -> Result<(), TableError> {
         let job_id = row.id;
         let fail = |source| TableError { job_id, source };
-        let status = store_status(row.status);
-        let pid = i64::from(row.pid);
         match self.table.get(job_id).map_err(fail)? {
             Some(stored) => {
-                if stored.pid != pid {
-                    self.table.set_pid(job_id, pid).map_err(fail)?;
+                if stored.row.pid != row.pid {
+                    self.table.set_pid(job_id, row.pid).map_err(fail)?;
                 }
-                if stored.status != status {
+                if stored.row.status != row.status {
                     self.table
-                        .set_status(job_id, status, epoch_seconds())
+                        .set_status(job_id, row.status, epoch_seconds())
                         .map_err(fail)?;
                 }
             }
-            None => self
-                .table
-                .create(&SlaveJob {
-                    id: job_id,
-                    pid,
-                    status,
-                    last_update: epoch_seconds(),
-                    prefix: row.prefix.clone(),
-                })
-                .map_err(fail)?,
+            None => self.table.create(row, epoch_seconds()).map_err(fail)?,
         }
-        debug!(job = job_id, pid, status = %row.status, "row saved");
+        debug!(job = job_id, pid = row.pid, status = %row.status, "row saved");
         Ok(())
     }
 
@@ -460,15 +426,16 @@ mod tests {
 
     #[test]
     fn rows_convert_with_their_age() {
-        let job = SlaveJob {
-            id: 4,
-            pid: -3,
-            status: SlaveJobStatus::Canceling,
+        let job = StoredJob {
+            row: JobRow {
+                id: 4,
+                pid: 0,
+                status: JobStatus::Canceling,
+                prefix: "p-".into(),
+            },
             last_update: 1_000,
-            prefix: "p-".into(),
         };
         let (row, age) = machine_row(&job, 1_030);
-        assert_eq!(row.pid, 0);
         assert_eq!(row.status, JobStatus::Canceling);
         assert_eq!(row.dir_name(), "p-4");
         assert_eq!(age, Duration::from_secs(30));
@@ -509,18 +476,22 @@ mod tests {
         // Pretend the row is old, to see which writes stamp it.
         executor
             .table
-            .set_status(9, SlaveJobStatus::Running, 100)
+            .set_status(9, JobStatus::Running, 100)
             .unwrap();
         row.pid = 4321;
         executor.save(&row).unwrap();
         let stored = executor.table.get(9).unwrap().unwrap();
-        assert_eq!((stored.pid, stored.last_update), (4321, 100), "pid only");
+        assert_eq!(
+            (stored.row.pid, stored.last_update),
+            (4321, 100),
+            "pid only"
+        );
         row.status = JobStatus::Canceling;
         executor.save(&row).unwrap();
         let stored = executor.table.get(9).unwrap().unwrap();
-        assert_eq!(stored.status, SlaveJobStatus::Canceling);
+        assert_eq!(stored.row.status, JobStatus::Canceling);
         assert!(stored.last_update > 100, "a status change is stamped");
-        assert_eq!(stored.prefix, "p-");
+        assert_eq!(stored.row.prefix, "p-");
         let rows = executor.stored_rows().unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].0, row);

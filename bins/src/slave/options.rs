@@ -94,32 +94,6 @@ fn seconds(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(value))
 }
 
-/// Why a worker name cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum HostnameError {
-    /// LAVA accepts only `[-_a-zA-Z0-9.]+`.
-    #[error("invalid hostname {0:?}: only letters, digits, '-', '_' and '.' are allowed")]
-    Invalid(String),
-    /// `lava-logs` is the identity of LAVA's log daemon.
-    #[error("the hostname 'lava-logs' is reserved for LAVA's log daemon")]
-    Reserved,
-}
-
-/// Checks a worker name as LAVA's slave does (and refuses the reserved `lava-logs`).
-pub fn check_hostname(name: &str) -> Result<(), HostnameError> {
-    if name.is_empty()
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-    {
-        return Err(HostnameError::Invalid(name.to_owned()));
-    }
-    if name == "lava-logs" {
-        return Err(HostnameError::Reserved);
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,14 +151,5 @@ mod tests {
         for bad in ["0", "-1", "soon", "NaN", "1e9"] {
             assert!(parse(bad).is_err(), "{bad} accepted");
         }
-    }
-
-    #[test]
-    fn hostnames() {
-        assert!(check_hostname("worker-01.example_com").is_ok());
-        assert_eq!(check_hostname("lava-logs"), Err(HostnameError::Reserved));
-        assert!(check_hostname("bad name").is_err());
-        assert!(check_hostname("").is_err());
-        assert!(check_hostname("é").is_err());
     }
 }

@@ -66,38 +66,12 @@ pub use payload::{
 };
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::model::JobId;
-use crate::protocol::{FrameError, Message, PROTOCOL_VERSION};
-
-/// The reserved identity of LAVA's log daemon: only PING is accepted from it.
-pub const LAVA_LOGS: &str = "lava-logs";
-
-/// A routing identity as it came off the socket: raw bytes, not yet known to be a hostname.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct PeerId(pub Vec<u8>);
-
-impl PeerId {
-    /// The identity of a worker named `hostname`.
-    pub fn from_hostname(hostname: &str) -> Self {
-        PeerId(hostname.as_bytes().to_vec())
-    }
-}
-
-impl fmt::Debug for PeerId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PeerId({self})")
-    }
-}
-
-impl fmt::Display for PeerId {
-    /// The identity as text, with bytes that are not printable ASCII escaped.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0.escape_ascii())
-    }
-}
+use crate::protocol::{
+    FrameError, IdentityError, Message, PeerId, LAVA_LOGS_IDENTITY as LAVA_LOGS, PROTOCOL_VERSION,
+};
 
 /// The master's timers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,15 +117,10 @@ pub enum JobPhase {
 /// Why an identity was refused before its message was looked at.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PeerRejection {
-    /// The identity is not UTF-8 (LAVA logs "can't be decoded").
-    #[error("the identity is not UTF-8")]
-    NotUtf8,
-    /// The identity contains a NUL byte (e.g. ZeroMQ's generated ids for anonymous peers).
-    #[error("the identity contains a NUL byte")]
-    ContainsNul,
-    /// The identity is empty.
-    #[error("the identity is empty")]
-    Empty,
+    /// The identity cannot be a hostname (not UTF-8, a NUL byte as in ZeroMQ's generated ids
+    /// for anonymous peers, empty, too long).
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
     /// `lava-logs` sent something other than PING.
     #[error("lava-logs may only send PING, not {action}")]
     LavaLogsAction {
@@ -414,10 +383,10 @@ impl Master {
         if self.jobs.contains_key(&job_id) {
             return Err(MasterError::JobExists(job_id));
         }
-        if let Err(reason) = check_identity(hostname.as_bytes()) {
+        if let Err(e) = PeerId::from_hostname(hostname).hostname() {
             return Err(MasterError::BadWorker {
                 hostname: hostname.to_owned(),
-                reason,
+                reason: e.into(),
             });
         }
         if let JobPhase::Scheduled(payload) = &phase {
@@ -512,7 +481,7 @@ impl Master {
     /// Frames from `peer` that the codec refused: reported, never answered (an END that cannot
     /// be decoded gets no END_OK, as in LAVA; the slave re-sends it).
     pub fn handle_malformed(&mut self, peer: &PeerId, error: FrameError, _now: Instant) {
-        match check_identity(&peer.0) {
+        match peer.hostname().map_err(PeerRejection::from) {
             Ok(hostname) => self.events.push_back(Event::ProtocolError {
                 hostname: hostname.to_owned(),
                 error: ProtocolError::Malformed(error),
@@ -526,7 +495,7 @@ impl Master {
 
     /// A decoded message from `peer`.
     pub fn handle_message(&mut self, peer: &PeerId, message: Message, now: Instant) {
-        let hostname = match check_identity(&peer.0) {
+        let hostname = match peer.hostname().map_err(PeerRejection::from) {
             Ok(h) => h.to_owned(),
             Err(reason) => {
                 self.events.push_back(Event::PeerRejected {
@@ -919,17 +888,6 @@ impl Master {
 }
 
 /// The identity as a hostname, or why it cannot be one.
-fn check_identity(raw: &[u8]) -> Result<&str, PeerRejection> {
-    let text = std::str::from_utf8(raw).map_err(|_| PeerRejection::NotUtf8)?;
-    if text.is_empty() {
-        return Err(PeerRejection::Empty);
-    }
-    if text.contains('\0') {
-        return Err(PeerRejection::ContainsNul);
-    }
-    Ok(text)
-}
-
 /// The wire name of a message's action.
 pub fn action_name(message: &Message) -> &'static str {
     match message {

@@ -6,7 +6,9 @@
 
 pub mod transitions;
 
-pub use transitions::{Changes, ErrorType};
+pub use names::{check_worker_name, WorkerNameError};
+pub use outcome::{ErrorType, TestResult};
+pub use transitions::Changes;
 
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -60,6 +62,9 @@ macro_rules! lava_enum {
         }
     };
 }
+
+mod names;
+mod outcome;
 
 lava_enum! {
     /// A job's progress (`TestJob.state`).

@@ -25,7 +25,7 @@ pub mod xz;
 
 pub use frames::{FrameError, FrameFault};
 pub use message::{Action, Message};
-pub use routing::{Identity, IdentityError, RoutedError, LAVA_LOGS_IDENTITY, MASTER_IDENTITY};
+pub use routing::{IdentityError, PeerId, RoutedError, LAVA_LOGS_IDENTITY, MASTER_IDENTITY};
 
 /// The protocol version lava-rs speaks (LAVA 2018.2 to 2020.05).
 pub const PROTOCOL_VERSION: i64 = 3;

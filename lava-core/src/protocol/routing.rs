@@ -19,9 +19,14 @@ pub const LAVA_LOGS_IDENTITY: &str = "lava-logs";
 /// ZeroMQ routing ids are at most 255 bytes.
 const MAX_IDENTITY_LEN: usize = 255;
 
-/// A peer's routing identity, known to be non-empty UTF-8 without NUL (a slave's hostname).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Identity(String);
+/// A peer's routing identity as a ROUTER socket gives it: raw bytes. A slave sets its
+/// hostname as its identity; a peer that sets none gets one that libzmq makes up (a NUL byte
+/// and four bytes), which [`PeerId::hostname`] refuses.
+///
+/// This is the one identity type of lava-rs: the codec, the master machine and the
+/// transports all pass it along unchanged.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PeerId(Vec<u8>);
 
 /// Why a routing identity cannot name a worker.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -56,9 +61,31 @@ pub enum IdentityError {
     },
 }
 
-impl Identity {
-    /// Validates a routing frame.
-    pub fn from_frame(frame: &[u8]) -> Result<Identity, IdentityError> {
+impl PeerId {
+    /// The identity of a worker named `hostname` (no check: see [`PeerId::hostname`]).
+    pub fn from_hostname(hostname: &str) -> PeerId {
+        PeerId(hostname.as_bytes().to_vec())
+    }
+
+    /// The identity of the master, as slaves address it.
+    pub fn master() -> PeerId {
+        PeerId::from_hostname(MASTER_IDENTITY)
+    }
+
+    /// The identity's bytes, as on the wire.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The identity's bytes.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.0
+    }
+
+    /// The identity as a hostname: non-empty UTF-8 without NUL, at most 255 bytes. Whether
+    /// that hostname may be a worker's is [`crate::model::check_worker_name`]'s decision.
+    pub fn hostname(&self) -> Result<&str, IdentityError> {
+        let frame = self.0.as_slice();
         if frame.is_empty() {
             return Err(IdentityError::Empty);
         }
@@ -71,45 +98,40 @@ impl Identity {
                 at,
             });
         }
-        match std::str::from_utf8(frame) {
-            Ok(text) => Ok(Identity(text.to_owned())),
-            Err(e) => Err(IdentityError::NotUtf8 {
-                hex: hex(frame),
-                valid_up_to: e.valid_up_to(),
-            }),
-        }
-    }
-
-    /// Validates an identity given as text (a configured hostname).
-    pub fn new(name: &str) -> Result<Identity, IdentityError> {
-        Identity::from_frame(name.as_bytes())
-    }
-
-    /// The identity as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
+        std::str::from_utf8(frame).map_err(|e| IdentityError::NotUtf8 {
+            hex: hex(frame),
+            valid_up_to: e.valid_up_to(),
+        })
     }
 
     /// Whether this is LAVA's reserved log-daemon identity.
     pub fn is_lava_logs(&self) -> bool {
-        self.0 == LAVA_LOGS_IDENTITY
-    }
-
-    /// The identity of the master, as slaves address it.
-    pub fn master() -> Identity {
-        Identity(MASTER_IDENTITY.to_owned())
+        self.0 == LAVA_LOGS_IDENTITY.as_bytes()
     }
 }
 
-impl fmt::Display for Identity {
+impl From<Vec<u8>> for PeerId {
+    fn from(bytes: Vec<u8>) -> Self {
+        PeerId(bytes)
+    }
+}
+
+impl From<&str> for PeerId {
+    fn from(text: &str) -> Self {
+        PeerId::from_hostname(text)
+    }
+}
+
+impl fmt::Display for PeerId {
+    /// The identity as text, with bytes that are not printable ASCII escaped.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        write!(f, "{}", self.0.escape_ascii())
     }
 }
 
-impl AsRef<str> for Identity {
-    fn as_ref(&self) -> &str {
-        &self.0
+impl fmt::Debug for PeerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PeerId({self})")
     }
 }
 
@@ -122,8 +144,8 @@ pub enum RoutedError {
     /// The peer is fine but its message is not.
     #[error("from {peer}: {error}")]
     Frame {
-        /// Who sent it.
-        peer: Identity,
+        /// Who sent it (its identity is a valid hostname).
+        peer: PeerId,
         /// What is wrong.
         error: FrameError,
     },
@@ -133,9 +155,10 @@ impl Message {
     /// Decodes a message as a ROUTER socket delivers it: `[identity, action, args…]`.
     ///
     /// Frame indices in a [`FrameError`] do not count the routing frame.
-    pub fn decode_routed<F: AsRef<[u8]>>(frames: &[F]) -> Result<(Identity, Message), RoutedError> {
+    pub fn decode_routed<F: AsRef<[u8]>>(frames: &[F]) -> Result<(PeerId, Message), RoutedError> {
         let (first, rest) = frames.split_first().ok_or(IdentityError::Missing)?;
-        let peer = Identity::from_frame(first.as_ref())?;
+        let peer = PeerId::from(first.as_ref().to_vec());
+        peer.hostname()?;
         match Message::decode(rest) {
             Ok(message) => Ok((peer, message)),
             Err(error) => Err(RoutedError::Frame { peer, error }),
@@ -143,10 +166,10 @@ impl Message {
     }
 
     /// The frames to hand a ROUTER socket to send this message to `peer`.
-    pub fn encode_routed(&self, peer: &Identity) -> Vec<Vec<u8>> {
+    pub fn encode_routed(&self, peer: &PeerId) -> Vec<Vec<u8>> {
         let frames = self.encode();
         let mut routed = Vec::with_capacity(frames.len() + 1);
-        routed.push(peer.as_str().as_bytes().to_vec());
+        routed.push(peer.as_bytes().to_vec());
         routed.extend(frames);
         routed
     }
@@ -167,7 +190,9 @@ mod tests {
 
     #[test]
     fn libzmq_generated_ids_are_rejected_with_their_bytes() {
-        let err = Identity::from_frame(&[0, 0x80, 0, 0x41, 0xa7]).unwrap_err();
+        let err = PeerId::from(vec![0, 0x80, 0, 0x41, 0xa7])
+            .hostname()
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "identity 00800041a7 contains a NUL byte at offset 0"
@@ -176,19 +201,21 @@ mod tests {
 
     #[test]
     fn identity_checks() {
-        assert_eq!(Identity::from_frame(b""), Err(IdentityError::Empty));
+        let check = |bytes: &[u8]| PeerId::from(bytes.to_vec()).hostname().map(str::to_owned);
+        assert_eq!(check(b""), Err(IdentityError::Empty));
         assert!(matches!(
-            Identity::from_frame(b"w\xffx"),
+            check(b"w\xffx"),
             Err(IdentityError::NotUtf8 { valid_up_to: 1, .. })
         ));
         assert!(matches!(
-            Identity::from_frame(&[b'a'; 256]),
+            check(&[b'a'; 256]),
             Err(IdentityError::TooLong { len: 256 })
         ));
-        let ok = Identity::new("worker-test.example").unwrap();
-        assert_eq!(ok.as_str(), "worker-test.example");
+        let ok = PeerId::from("worker-test.example");
+        assert_eq!(ok.hostname(), Ok("worker-test.example"));
         assert!(!ok.is_lava_logs());
-        assert!(Identity::new(LAVA_LOGS_IDENTITY).unwrap().is_lava_logs());
+        assert!(PeerId::from(LAVA_LOGS_IDENTITY).is_lava_logs());
+        assert_eq!(PeerId::from(vec![0, 1, b'a']).to_string(), "\\x00\\x01a");
     }
 
     #[test]
@@ -204,12 +231,12 @@ mod tests {
             "from w1: frame 1: interval of PONG is not a decimal integer: \"x\""
         );
         let (peer, msg) = Message::decode_routed(&[&b"w1"[..], b"PING"]).unwrap();
-        assert_eq!((peer.as_str(), msg), ("w1", Message::Ping));
+        assert_eq!((peer.hostname(), msg), (Ok("w1"), Message::Ping));
     }
 
     #[test]
     fn routed_encode_puts_the_identity_first() {
-        let peer = Identity::new("w1").unwrap();
+        let peer = PeerId::from("w1");
         let frames = Message::EndOk { job_id: 12 }.encode_routed(&peer);
         assert_eq!(
             frames,

@@ -59,15 +59,12 @@ pub use table::{JobRow, JobStatus, UnknownStatus};
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use crate::master::{dispatcher_prefix, yaml_kind, StartPayload, YamlKind, LAVA_LOGS};
+use crate::master::{dispatcher_prefix, yaml_kind, StartPayload, YamlKind};
 use crate::model::JobId;
-use crate::protocol::{FrameError, Message, PROTOCOL_VERSION};
+use crate::protocol::{FrameError, Message, PeerId, PROTOCOL_VERSION};
 
 /// How many END_OK'd job ids the slave remembers, to refuse a late START for them.
 pub const ACKNOWLEDGED_MEMORY: usize = 1024;
-
-/// The routing identity of the master, as the slave addresses it.
-pub const MASTER_IDENTITY: &[u8] = b"master";
 
 /// The slave's timers (LAVA's values by default).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,37 +190,6 @@ pub enum Event {
     },
 }
 
-/// A hostname the slave cannot use (protocol.md §3.1, §7.3).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum HostnameError {
-    /// Empty.
-    #[error("the hostname is empty")]
-    Empty,
-    /// Characters outside `[-_a-zA-Z0-9.]`.
-    #[error("hostname {0:?} may only contain letters, digits, '-', '_' and '.'")]
-    BadCharacters(String),
-    /// The identity reserved for lava-logs.
-    #[error("hostname \"lava-logs\" is reserved for the log daemon")]
-    Reserved,
-}
-
-/// Checks a slave hostname as LAVA does (and refuses `lava-logs`).
-pub fn validate_hostname(hostname: &str) -> Result<(), HostnameError> {
-    if hostname.is_empty() {
-        return Err(HostnameError::Empty);
-    }
-    if !hostname
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-    {
-        return Err(HostnameError::BadCharacters(hostname.to_owned()));
-    }
-    if hostname == LAVA_LOGS {
-        return Err(HostnameError::Reserved);
-    }
-    Ok(())
-}
-
 #[derive(Debug)]
 enum Link {
     /// Waiting for HELLO_OK.
@@ -342,12 +308,12 @@ impl Slave {
     }
 
     /// A decoded message; `from` is its routing frame, which must be `master`.
-    pub fn handle_message(&mut self, from: &[u8], message: Message, now: Instant) {
-        if from != MASTER_IDENTITY {
+    pub fn handle_message(&mut self, from: &PeerId, message: Message, now: Instant) {
+        if *from != PeerId::master() {
             self.events.push_back(Event::ProtocolError {
                 reason: format!(
                     "message from {:?} dropped: only \"master\" is listened to",
-                    from.escape_ascii().to_string()
+                    from.to_string()
                 ),
             });
             return;
@@ -849,20 +815,4 @@ fn check_config(files: &StartPayload) -> Result<JobEnvironment, String> {
         ));
     }
     JobEnvironment::parse(&files.env).map_err(|e| e.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hostnames() {
-        assert_eq!(validate_hostname("worker-1.example"), Ok(()));
-        assert_eq!(validate_hostname(""), Err(HostnameError::Empty));
-        assert_eq!(validate_hostname("lava-logs"), Err(HostnameError::Reserved));
-        assert!(matches!(
-            validate_hostname("bad host"),
-            Err(HostnameError::BadCharacters(_))
-        ));
-    }
 }

@@ -46,7 +46,7 @@ mod yaml_quote;
 
 pub use context::{check_mapping, JobContext};
 pub use error::{TemplateError, TemplateErrorKind};
-pub use loader::{LoadError, LoadedSource, Preloaded, SearchPath, TemplateLoader};
+pub use loader::{LoadError, LoadedSource, Preloaded, TemplateLoader};
 pub use renderer::{dictionary_name, DeviceCheck, Limits, Renderer};
 
 /// Renders `dictionary` with `job_context` in a one-off [`Renderer`] over `loader`

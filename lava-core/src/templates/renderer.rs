@@ -177,6 +177,41 @@ impl Renderer {
         Ok(output)
     }
 
+    /// Checks a template without rendering it: its syntax, and that every template it names
+    /// literally (`extends`, `include`, `import`, `from`) can be loaded. What can only be
+    /// known with a dictionary's variables (a `user_commands.items()` on an undefined
+    /// value) is not checked: LAVA's device-type templates are written to be rendered
+    /// through a dictionary.
+    pub fn check_template(&self, name: &str, source: &str) -> Result<(), TemplateError> {
+        let source = jinja2_source(source);
+        let env: &Environment<'_> = &self.env;
+        env.template_from_named_str(name, &source)
+            .map_err(|err| self.error(err, name))?;
+        for reference in super::memo::static_references(&source).unwrap_or_default() {
+            if reference == name {
+                continue;
+            }
+            match self.loader.load(&reference) {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    return Err(TemplateError::new(
+                        TemplateErrorKind::NotFound,
+                        name.to_owned(),
+                        format!("template {reference:?} does not exist"),
+                    ))
+                }
+                Err(e) => {
+                    return Err(TemplateError::new(
+                        TemplateErrorKind::Unreadable,
+                        e.path,
+                        e.reason,
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// What the master sends in START: the device's dictionary (`<hostname>.jinja2`)
     /// rendered with the job's context plus `scheduled_device_name` and
     /// `scheduled_device_type`.

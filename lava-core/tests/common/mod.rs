@@ -9,9 +9,10 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use lava_core::master::{self, JobPhase, Master, MasterConfig, PeerId, StartPayload};
+use lava_core::master::{self, JobPhase, Master, MasterConfig, StartPayload};
 use lava_core::model::JobId;
 use lava_core::protocol::Message;
+use lava_core::protocol::PeerId;
 use lava_core::slave::{self, JobResult, JobRow, JobStatus, Signal, Slave, SlaveConfig};
 
 /// splitmix64: tiny, seedable, good enough to schedule faults.
@@ -384,7 +385,11 @@ impl World {
             }
         }
         while let Some((peer, message)) = self.master.as_mut().and_then(|m| m.poll_transmit()) {
-            if let Some(i) = self.slaves.iter().position(|s| s.name.as_bytes() == peer.0) {
+            if let Some(i) = self
+                .slaves
+                .iter()
+                .position(|s| s.name.as_bytes() == peer.as_bytes())
+            {
                 self.send(Node::Master, Node::Slave(i), message);
             }
         }
@@ -691,7 +696,7 @@ impl World {
                     return;
                 };
                 self.trace.push((now, p.from, p.to, p.message.clone()));
-                s.handle_message(b"master", p.message, now);
+                s.handle_message(&PeerId::master(), p.message, now);
                 self.pump(Node::Slave(i));
             }
         }

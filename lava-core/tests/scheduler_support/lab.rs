@@ -2,7 +2,8 @@
 
 #![allow(dead_code)]
 
-use lava_core::model::transitions::{self, ErrorType};
+use lava_core::model::transitions;
+use lava_core::model::ErrorType;
 use lava_core::model::{
     Device, DeviceHealth, DeviceState, DeviceType, HealthDenominator, Job, JobHealth, JobId,
     JobState, MultinodeMembership, Priority, Worker, WorkerHealth, WorkerState,
@@ -225,7 +226,7 @@ impl Lab {
         let device = self.device(hostname).clone();
         let now = self.snapshot.now;
         let changes =
-            transitions::job_finished(&job, Some(&device), health, ErrorType::None, now).unwrap();
+            transitions::job_finished(&job, Some(&device), health, &ErrorType::None, now).unwrap();
         *self.device(hostname) = changes.devices[0].clone();
         let finished = changes.jobs[0].clone();
         if finished.health_check {

@@ -1,11 +1,11 @@
 //! The behaviour every store must have, as generic async functions over [`Store`].
 
 use super::*;
-use lava_core::model::{DeviceHealth, DeviceState, JobHealth, JobState, Priority, WorkerState};
-use lava_core::time::Timestamp;
-use lava_store::{
-    ChangeSet, JobFilter, JobLog, Precondition, Store, StoreError, TestCase, TestResult, User,
+use lava_core::model::{
+    DeviceHealth, DeviceState, JobHealth, JobState, Priority, TestResult, WorkerState,
 };
+use lava_core::time::Timestamp;
+use lava_store::{ChangeSet, JobFilter, JobLog, Precondition, Store, StoreError, TestCase, User};
 
 /// A lab with device type `qemu`, worker `w1`, tags `a`/`b`, devices `qemu01`/`qemu02`.
 pub async fn small_lab(s: &dyn Store) {

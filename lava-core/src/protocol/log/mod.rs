@@ -19,7 +19,7 @@ pub mod value;
 
 use std::fmt;
 
-pub use results::{ErrorType, ResultError, TestOutcome, TestResult};
+pub use results::{ResultError, TestCaseReport};
 pub use value::{Mapping, Value};
 
 use crate::model::JobId;
@@ -277,8 +277,8 @@ impl LogRecord {
     }
 
     /// The test result of a `results` record (`None` for other levels).
-    pub fn test_result(&self) -> Option<Result<TestResult, ResultError>> {
-        (self.lvl == LogLevel::Results).then(|| TestResult::from_msg(&self.msg))
+    pub fn test_result(&self) -> Option<Result<TestCaseReport, ResultError>> {
+        (self.lvl == LogLevel::Results).then(|| TestCaseReport::from_msg(&self.msg))
     }
 }
 

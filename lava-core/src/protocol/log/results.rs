@@ -5,124 +5,19 @@
 //! `error_type`), and finally `{definition: lava, case: job, result: pass|fail}`, which is
 //! what finishes the job on the master.
 
-use std::fmt;
-
 use super::value::{Mapping, Value};
 use super::{LogLevel, LogRecord};
+use crate::model::{ErrorType, TestResult};
 
-/// The outcome of a test case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TestOutcome {
-    /// `pass`
-    Pass,
-    /// `fail`
-    Fail,
-    /// `skip`
-    Skip,
-    /// `unknown`
-    Unknown,
-}
-
-impl TestOutcome {
-    /// The outcome as written in `result`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TestOutcome::Pass => "pass",
-            TestOutcome::Fail => "fail",
-            TestOutcome::Skip => "skip",
-            TestOutcome::Unknown => "unknown",
-        }
-    }
-
-    fn from_name(name: &str) -> Option<TestOutcome> {
-        Some(match name {
-            "pass" => TestOutcome::Pass,
-            "fail" => TestOutcome::Fail,
-            "skip" => TestOutcome::Skip,
-            "unknown" => TestOutcome::Unknown,
-            _ => return None,
-        })
-    }
-}
-
-impl fmt::Display for TestOutcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The class of a job failure (`error_type`, from `lava_common/exceptions.py`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum ErrorType {
-    /// The lab's infrastructure failed (device health becomes Unknown).
-    Infrastructure,
-    /// The job was canceled.
-    Canceled,
-    /// The job definition is wrong.
-    Job,
-    /// A bug in LAVA (device health becomes Unknown).
-    Bug,
-    /// A test failed.
-    Test,
-    /// The device or dispatcher configuration is wrong (device health becomes Unknown).
-    Configuration,
-    /// A LAVA timeout.
-    LavaTimeout,
-    /// A multinode synchronisation timeout.
-    MultinodeTimeout,
-    /// Any other text.
-    Other(String),
-}
-
-impl ErrorType {
-    /// The type as written in `error_type`.
-    pub fn as_str(&self) -> &str {
-        match self {
-            ErrorType::Infrastructure => "Infrastructure",
-            ErrorType::Canceled => "Canceled",
-            ErrorType::Job => "Job",
-            ErrorType::Bug => "Bug",
-            ErrorType::Test => "Test",
-            ErrorType::Configuration => "Configuration",
-            ErrorType::LavaTimeout => "LAVATimeout",
-            ErrorType::MultinodeTimeout => "MultinodeTimeout",
-            ErrorType::Other(other) => other,
-        }
-    }
-
-    /// The type named `name`.
-    pub fn from_name(name: &str) -> ErrorType {
-        match name {
-            "Infrastructure" => ErrorType::Infrastructure,
-            "Canceled" => ErrorType::Canceled,
-            "Job" => ErrorType::Job,
-            "Bug" => ErrorType::Bug,
-            "Test" => ErrorType::Test,
-            "Configuration" => ErrorType::Configuration,
-            "LAVATimeout" => ErrorType::LavaTimeout,
-            "MultinodeTimeout" => ErrorType::MultinodeTimeout,
-            other => ErrorType::Other(other.to_owned()),
-        }
-    }
-
-    /// Whether lava-logs sets the device health to Unknown after such a failure.
-    pub fn blames_the_device(&self) -> bool {
-        matches!(
-            self,
-            ErrorType::Bug | ErrorType::Configuration | ErrorType::Infrastructure
-        )
-    }
-}
-
-/// One test result.
+/// One test case as lava-run reports it in a `results` record.
 #[derive(Debug, Clone, PartialEq)]
-pub struct TestResult {
+pub struct TestCaseReport {
     /// The test suite (`lava` for the dispatcher's own results).
     pub definition: String,
     /// The test case.
     pub case: String,
     /// The outcome.
-    pub result: TestOutcome,
+    pub result: TestResult,
     /// A measured value.
     pub measurement: Option<f64>,
     /// The unit of the measurement.
@@ -173,10 +68,10 @@ pub enum ResultError {
     ExtraWithoutLevel,
 }
 
-impl TestResult {
+impl TestCaseReport {
     /// A result with only the required fields.
-    pub fn new(definition: &str, case: &str, result: TestOutcome) -> TestResult {
-        TestResult {
+    pub fn new(definition: &str, case: &str, result: TestResult) -> TestCaseReport {
+        TestCaseReport {
             definition: definition.to_owned(),
             case: case.to_owned(),
             result,
@@ -198,7 +93,7 @@ impl TestResult {
     }
 
     /// Reads the `msg` of a `results` record.
-    pub fn from_msg(msg: &Value) -> Result<TestResult, ResultError> {
+    pub fn from_msg(msg: &Value) -> Result<TestCaseReport, ResultError> {
         let Value::Map(map) = msg else {
             return Err(ResultError::NotAMapping { found: msg.kind() });
         };
@@ -208,11 +103,11 @@ impl TestResult {
         let result = match map.remove("result") {
             None => return Err(ResultError::Missing("result")),
             Some(Value::Str(text)) => {
-                TestOutcome::from_name(&text).ok_or(ResultError::BadOutcome(text))?
+                TestResult::from_record(&text).ok_or(ResultError::BadOutcome(text))?
             }
             Some(other) => return Err(wrong("result", &other, "a string")),
         };
-        Ok(TestResult {
+        Ok(TestCaseReport {
             definition,
             case,
             result,
@@ -239,7 +134,7 @@ impl TestResult {
         };
         put("definition", Value::from(self.definition.as_str()));
         put("case", Value::from(self.case.as_str()));
-        put("result", Value::from(self.result.as_str()));
+        put("result", Value::from(self.result.name()));
         if let Some(m) = self.measurement {
             put("measurement", Value::Float(m));
         }
@@ -324,9 +219,9 @@ mod tests {
         let record = LogRecord::parse(line).unwrap();
         let result = record.test_result().unwrap().unwrap();
         assert!(result.is_job_result());
-        assert_eq!(result.result, TestOutcome::Fail);
+        assert_eq!(result.result, TestResult::Fail);
         assert_eq!(result.error_type, Some(ErrorType::Canceled));
-        assert!(!ErrorType::Canceled.blames_the_device());
+        assert!(!ErrorType::Canceled.blames_device());
         assert_eq!(
             result.to_record("2026-11-24T14:20:01.1").unwrap().to_line(),
             line
@@ -379,7 +274,7 @@ mod tests {
                 .to_string(),
             "\"case\" of the results message is a sequence, expected text"
         );
-        let mut result = TestResult::new("d", "c", TestOutcome::Skip);
+        let mut result = TestCaseReport::new("d", "c", TestResult::Skip);
         result.extra = Some(Value::Null);
         assert_eq!(result.to_msg(), Err(ResultError::ExtraWithoutLevel));
     }

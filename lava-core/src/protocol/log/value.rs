@@ -76,6 +76,13 @@ impl Value {
         }
     }
 
+    /// The value as one line of YAML flow style, as lava-run writes it in a record.
+    pub fn to_flow_yaml(&self) -> String {
+        let mut out = String::new();
+        super::emit::emit(self, &mut out);
+        out
+    }
+
     /// A short name of the kind of value, for error messages.
     pub fn kind(&self) -> &'static str {
         match self {

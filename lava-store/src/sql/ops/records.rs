@@ -3,8 +3,9 @@
 use super::*;
 use crate::error::{Result, StoreError};
 use crate::sql::{Cols, Param, SqlTx};
-use crate::types::{JobEnd, JobLog, TestCase, TestResult};
+use crate::types::{JobEnd, JobLog, TestCase};
 use lava_core::model::JobId;
+use lava_core::model::TestResult;
 use lava_core::time::Timestamp;
 
 fn require_job(tx: &mut dyn SqlTx, id: JobId) -> Result<()> {

@@ -1,0 +1,337 @@
+//! Jobs as users see them: submitting, validating, canceling, who may see which job, and
+//! reading a job's log and results.
+
+use crate::error::{LabError, Result};
+use crate::job_output::{job_output_dir, read_lines};
+use crate::lab::Lab;
+use lava_core::job::{self, JobDefinition, Submission};
+use lava_core::model::{transitions, Job, JobHealth, JobId, JobState};
+use lava_core::time::Timestamp;
+use lava_store::{ChangeSet, JobFilter, Precondition, TestCase, User};
+use std::path::PathBuf;
+
+/// What a submission created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submitted {
+    /// The ids of the stored jobs: one, or one per multinode sub-job in role order.
+    pub ids: Vec<JobId>,
+    /// Whether they form a multinode group.
+    pub multinode: bool,
+}
+
+/// What a cancel request did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Canceled {
+    /// The job (every sub-job of its group) is Canceling, or Finished/Canceled if it never
+    /// got a device.
+    Now,
+    /// It was being canceled already.
+    Already,
+    /// It had finished: nothing to cancel (LAVA answers this without an error).
+    Finished,
+}
+
+/// Which jobs a list shows, newest first. Empty fields do not filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobQuery {
+    /// Only jobs in this state.
+    pub state: Option<JobState>,
+    /// Only jobs with this health.
+    pub health: Option<JobHealth>,
+    /// Only jobs that ended at or after this time.
+    pub ended_since: Option<Timestamp>,
+    /// Skip this many matching jobs.
+    pub start: usize,
+    /// At most this many; `None` for all.
+    pub limit: Option<usize>,
+    /// Only jobs this user may see (`None`: anonymous, public jobs only).
+    pub viewer: Option<User>,
+}
+
+impl JobQuery {
+    /// Whether `job` passes the filters (state, health, end time, visibility); `start` and
+    /// `limit` page the matching jobs.
+    pub fn matches(&self, job: &Job) -> bool {
+        self.state.is_none_or(|s| job.state == s)
+            && self.health.is_none_or(|h| job.health == h)
+            && self
+                .ended_since
+                .is_none_or(|since| job.end_time.is_some_and(|end| end >= since))
+            && can_view(job, self.viewer.as_ref())
+    }
+}
+
+/// Whether `viewer` may see `job`: everyone sees public jobs; admins and the submitter see
+/// the others.
+pub fn can_view(job: &Job, viewer: Option<&User>) -> bool {
+    job.is_public || viewer.is_some_and(|u| u.is_admin || u.username == job.submitter)
+}
+
+/// Whether `user` may cancel `job`: its submitter or an admin (LAVA's `can_cancel`).
+pub fn can_cancel(job: &Job, user: &User) -> bool {
+    user.is_admin || user.username == job.submitter
+}
+
+impl Lab {
+    /// Validates a submission and stores it: one job, or one job per multinode sub-job (in
+    /// one transaction). A legacy JSON job is stored but never scheduled.
+    pub async fn submit(&self, text: &str, submitter: &str) -> Result<Submitted> {
+        let now = self.now();
+        let (jobs, multinode) = match job::parse_submission(text)? {
+            Submission::Legacy(legacy) => (vec![legacy.job(text, submitter, now)], false),
+            Submission::Pipeline(definition) => {
+                let group = self.random().uuid();
+                let multinode = definition.multinode.is_some();
+                (definition.jobs(text, submitter, now, &group)?, multinode)
+            }
+        };
+        for job in &jobs {
+            if let Some(device_type) = &job.requested_device_type {
+                if self.store().device_type(device_type).await?.is_none() {
+                    return Err(LabError::NotFound(format!(
+                        "device type '{device_type}' (add it first: lava-admin device-types add)"
+                    )));
+                }
+            }
+        }
+        let ids = self.store().submit(&jobs).await?;
+        tracing::info!(jobs = ?ids, submitter, "submitted");
+        Ok(Submitted { ids, multinode })
+    }
+
+    /// Checks a definition as a submission would, without storing anything.
+    pub fn validate(&self, text: &str) -> Result<JobDefinition> {
+        Ok(job::parse(text)?)
+    }
+
+    /// Cancels a job for `by` (every sub-job, for multinode): a job without a device ends
+    /// Canceled at once; one that holds a device goes Canceling and the master tells its
+    /// worker.
+    pub async fn cancel(&self, id: JobId, by: &User) -> Result<Canceled> {
+        let job = self.job(id).await?;
+        if !can_cancel(&job, by) {
+            return Err(LabError::PermissionDenied(format!(
+                "user '{}' may not cancel job {id}: only its submitter or an admin may",
+                by.username
+            )));
+        }
+        let outcome = self
+            .retrying(&format!("job {id}"), || self.try_cancel(&job))
+            .await?;
+        if outcome == Canceled::Now {
+            tracing::info!(job = id, user = %by.username, "canceled");
+        }
+        Ok(outcome)
+    }
+
+    async fn try_cancel(&self, job: &Job) -> Result<Canceled> {
+        let group = match &job.multinode {
+            Some(m) => self.store().multinode_group(&m.group).await?,
+            None => vec![self.job(job.id).await?],
+        };
+        let mut changes = ChangeSet::new();
+        let mut state = Canceled::Finished;
+        for sub in &group {
+            match sub.state {
+                JobState::Finished => continue,
+                JobState::Canceling => {
+                    state = Canceled::Already;
+                    continue;
+                }
+                _ => {}
+            }
+            let c = transitions::job_canceling(sub, self.now())?;
+            changes = changes.require(Precondition::JobState(sub.id, sub.state));
+            changes.jobs.extend(c.jobs);
+            changes.devices.extend(c.devices);
+            changes.workers.extend(c.workers);
+            state = Canceled::Now;
+        }
+        if state == Canceled::Now {
+            self.store().apply(&changes).await?;
+        }
+        Ok(state)
+    }
+
+    /// Jobs matching `query`, newest first.
+    pub async fn jobs(&self, query: &JobQuery) -> Result<Vec<Job>> {
+        // The store filters by state and counts; the rest is filtered here. When nothing
+        // else can drop a job (an admin sees every job), only the page is read.
+        let only_state = query.health.is_none()
+            && query.ended_since.is_none()
+            && query.viewer.as_ref().is_some_and(|u| u.is_admin);
+        let filter = JobFilter {
+            states: query.state.into_iter().collect(),
+            limit: query
+                .limit
+                .filter(|_| only_state)
+                .map(|limit| query.start.saturating_add(limit) as u64),
+            ..JobFilter::default()
+        };
+        let jobs = self.store().jobs(&filter).await?;
+        Ok(jobs
+            .into_iter()
+            .filter(|j| query.matches(j))
+            .skip(query.start)
+            .take(query.limit.unwrap_or(usize::MAX))
+            .collect())
+    }
+
+    /// A job that `viewer` may see; a job they may not see is "not found", as in LAVA.
+    pub async fn visible_job(&self, id: JobId, viewer: Option<&User>) -> Result<Job> {
+        let job = self.job(id).await?;
+        if can_view(&job, viewer) {
+            Ok(job)
+        } else {
+            Err(LabError::NotFound(format!("job {id}")))
+        }
+    }
+
+    /// Jobs Scheduled, Running or Canceling: what the master tracks.
+    pub async fn active_jobs(&self) -> Result<Vec<Job>> {
+        Ok(self.store().active_jobs().await?)
+    }
+
+    /// The newest job still waiting (Submitted), if any: the master schedules at once when
+    /// it changes.
+    pub async fn newest_submitted(&self) -> Result<Option<JobId>> {
+        let filter = JobFilter {
+            states: vec![JobState::Submitted],
+            limit: Some(1),
+            ..JobFilter::default()
+        };
+        Ok(self.store().jobs(&filter).await?.first().map(|j| j.id))
+    }
+
+    /// The job that holds `hostname` now (Scheduling to Canceling), if any.
+    pub async fn current_job(&self, hostname: &str) -> Result<Option<Job>> {
+        let filter = JobFilter {
+            states: vec![
+                JobState::Scheduling,
+                JobState::Scheduled,
+                JobState::Running,
+                JobState::Canceling,
+            ],
+            actual_device: Some(hostname.to_owned()),
+            limit: Some(1),
+            ..JobFilter::default()
+        };
+        Ok(self.store().jobs(&filter).await?.into_iter().next())
+    }
+
+    /// Where a job's output is: where the master recorded it, else LAVA's layout.
+    pub async fn job_output_dir(&self, job: &Job) -> Result<PathBuf> {
+        Ok(match self.store().job_log(job.id).await? {
+            Some(log) if !log.output_dir.is_empty() => PathBuf::from(log.output_dir),
+            _ => job_output_dir(&self.paths().job_output, job.id, job.submit_time.as_secs()),
+        })
+    }
+
+    /// Log records `start..` of a job (at most `count`), each as lava-run sent it (without
+    /// `output.yaml`'s `- ` list marker).
+    pub async fn job_log(&self, job: &Job, start: u64, count: u64) -> Result<Vec<String>> {
+        let dir = self.job_output_dir(job).await?;
+        read_lines(&dir, start, count).map_err(|e| LabError::io(dir.join("output.yaml"), e))
+    }
+
+    /// A job's test results, in the order they were recorded.
+    pub async fn test_cases(&self, job: JobId) -> Result<Vec<TestCase>> {
+        Ok(self.store().test_cases(job).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{lab, user};
+
+    const JOB: &str = "device_type: shell\njob_name: t\nvisibility: public\ntimeouts:\n  job:\n    minutes: 5\nactions:\n- command:\n    name: hello\n";
+
+    #[tokio::test]
+    async fn submit_needs_a_known_device_type() {
+        let (_dir, lab) = lab().await;
+        let err = lab.submit(&JOB.replace("shell", "nope"), "bob").await;
+        assert!(
+            matches!(&err, Err(LabError::NotFound(what)) if what.contains("'nope'")),
+            "{err:?}"
+        );
+        let done = lab.submit(JOB, "bob").await.unwrap();
+        assert_eq!(done.ids.len(), 1);
+        assert!(!done.multinode);
+        let job = lab.job(done.ids[0]).await.unwrap();
+        assert_eq!(
+            (job.state, job.submitter.as_str()),
+            (JobState::Submitted, "bob")
+        );
+    }
+
+    #[tokio::test]
+    async fn legacy_jobs_are_stored_private_with_the_reason() {
+        let (_dir, lab) = lab().await;
+        let legacy = r#"{"job_name": "old", "device_type": "shell", "timeout": 900,
+            "actions": [{"command": "deploy_linaro_image", "parameters": {}}]}"#;
+        let done = lab.submit(legacy, "bob").await.unwrap();
+        let job = lab.job(done.ids[0]).await.unwrap();
+        assert!(!job.is_public);
+        assert_eq!(
+            job.failure_comment.as_deref(),
+            Some(lava_core::job::LEGACY_REASON)
+        );
+    }
+
+    #[tokio::test]
+    async fn only_the_submitter_or_an_admin_cancels_and_twice_is_fine() {
+        let (_dir, lab) = lab().await;
+        let id = lab.submit(JOB, "bob").await.unwrap().ids[0];
+        let err = lab.cancel(id, &user("eve", false)).await.unwrap_err();
+        assert!(matches!(err, LabError::PermissionDenied(_)), "{err}");
+        assert_eq!(
+            lab.cancel(id, &user("bob", false)).await.unwrap(),
+            Canceled::Now
+        );
+        let job = lab.job(id).await.unwrap();
+        assert_eq!(
+            (job.state, job.health),
+            (JobState::Finished, JobHealth::Canceled)
+        );
+        assert_eq!(
+            lab.cancel(id, &user("root", true)).await.unwrap(),
+            Canceled::Finished
+        );
+    }
+
+    #[tokio::test]
+    async fn private_jobs_are_seen_by_their_submitter_and_admins() {
+        let (_dir, lab) = lab().await;
+        let private = JOB.replace("visibility: public", "visibility: personal");
+        let id = lab.submit(&private, "bob").await.unwrap().ids[0];
+        let query = |viewer: Option<User>| JobQuery {
+            viewer,
+            ..JobQuery::default()
+        };
+        assert!(lab.jobs(&query(None)).await.unwrap().is_empty());
+        assert!(lab
+            .jobs(&query(Some(user("eve", false))))
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            lab.jobs(&query(Some(user("bob", false))))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            lab.jobs(&query(Some(user("root", true))))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(matches!(
+            lab.visible_job(id, None).await,
+            Err(LabError::NotFound(_))
+        ));
+    }
+}
