@@ -11,6 +11,10 @@ pub enum Error {
     /// A job definition that cannot be accepted (names the field and, where known, the line).
     #[error(transparent)]
     JobDefinition(#[from] crate::job::JobDefinitionError),
+    /// A `lava-vland` request or a device's interface list that cannot be read (names the
+    /// key path).
+    #[error(transparent)]
+    Vland(#[from] crate::scheduler::VlandError),
     /// A ZeroMQ message that does not follow the protocol (names the frame and why).
     #[error(transparent)]
     Frame(#[from] crate::protocol::FrameError),

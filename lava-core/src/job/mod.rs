@@ -20,7 +20,7 @@ mod validate;
 pub mod yaml;
 
 pub use legacy::{legacy_reason, LEGACY_REASON};
-pub use multinode::{split_multinode, SubJob};
+pub use multinode::{set_multinode_roles, split_multinode, SubJob};
 
 use crate::model::{Job, JobHealth, JobState, MultinodeMembership, Priority};
 use crate::time::Timestamp;

@@ -120,7 +120,7 @@ impl Node {
 }
 
 /// Reading options that give PyYAML's (YAML 1.1) semantics.
-fn pyyaml_options() -> serde_saphyr::Options {
+pub(crate) fn pyyaml_options() -> serde_saphyr::Options {
     let mut options = serde_saphyr::Options::default();
     options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
     options.legacy_octal_numbers = true;

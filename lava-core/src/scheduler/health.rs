@@ -69,3 +69,211 @@ pub fn health_check_due(
             .then_some(DueReason::HoursElapsed),
     }
 }
+
+/// Why LAVA would fail to create a health-check job from `definition`, if it would: then
+/// the device goes Bad ("Invalid health check") instead of running it.
+///
+/// These are the checks LAVA 2020.05 makes when it creates the job (`_create_pipeline_job`,
+/// not the submission schema): the text is YAML, a mapping, with `job_name` (whose text
+/// fits the 200 characters of `TestJob.description`) and `visibility`, and a `priority`, if
+/// any, that is an integer within 0..100 or one of `low`, `medium`, `high`. (LAVA also
+/// refuses `visibility: {group: [...]}` naming no existing group; the scheduler does not
+/// know the lab's groups and leaves that to the job's creation.)
+pub fn health_check_problem(definition: &str) -> Option<String> {
+    // Only three top-level keys matter: reading just those (the rest is skipped, not
+    // built into a tree) keeps this a small part of a pass.
+    let head: Head =
+        match serde_saphyr::from_str_with_options(definition, crate::job::yaml::pyyaml_options()) {
+            Ok(head) => head,
+            Err(e) => return Some(format!("not a YAML mapping: {}", e.without_snippet())),
+        };
+    let Some(job_name) = head.job_name else {
+        return Some("job_name: missing".into());
+    };
+    if head.visibility.is_none() {
+        return Some("visibility: missing".into());
+    }
+    if let Scalar::String(name) = job_name {
+        let length = name.chars().count();
+        if length > 200 {
+            return Some(format!(
+                "job_name: {length} characters, more than the 200 LAVA stores"
+            ));
+        }
+    }
+    match head.priority {
+        // Python's bool is an int: `priority: yes` is 1.
+        None | Some(Scalar::Bool) => None,
+        Some(Scalar::Int(n)) if (0..=100).contains(&n) => None,
+        Some(Scalar::Int(n)) => Some(format!("priority: {n} is not within 0..100")),
+        Some(Scalar::String(s)) if crate::model::Priority::from_name(&s).is_some() => None,
+        Some(Scalar::String(s)) => Some(format!(
+            "priority: expected 0..100, low, medium or high, found {s:?}"
+        )),
+        Some(other) => Some(format!(
+            "priority: expected 0..100, low, medium or high, found {}",
+            other.kind()
+        )),
+    }
+}
+
+/// The top-level keys of a health-check definition that LAVA looks at when it creates the
+/// job; a key present with a null value is `Some(Scalar::Null)`.
+#[derive(serde::Deserialize)]
+struct Head {
+    #[serde(default, deserialize_with = "present")]
+    job_name: Option<Scalar>,
+    #[serde(default, deserialize_with = "present")]
+    visibility: Option<Scalar>,
+    #[serde(default, deserialize_with = "present")]
+    priority: Option<Scalar>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Scalar>, D::Error> {
+    serde::Deserialize::deserialize(d).map(Some)
+}
+
+/// A YAML value, with only what the checks need of it.
+enum Scalar {
+    Null,
+    Bool,
+    Int(i128),
+    Float,
+    String(String),
+    Seq,
+    Map,
+}
+
+impl Scalar {
+    fn kind(&self) -> &'static str {
+        match self {
+            Scalar::Null => "null",
+            Scalar::Bool => "a boolean",
+            Scalar::Int(_) => "an integer",
+            Scalar::Float => "a float",
+            Scalar::String(_) => "a string",
+            Scalar::Seq => "a list",
+            Scalar::Map => "a mapping",
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Scalar {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a YAML value")
+            }
+            fn visit_unit<E>(self) -> Result<Scalar, E> {
+                Ok(Scalar::Null)
+            }
+            fn visit_none<E>(self) -> Result<Scalar, E> {
+                Ok(Scalar::Null)
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Scalar, D::Error> {
+                <Scalar as serde::Deserialize>::deserialize(d)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Scalar, E> {
+                Ok(Scalar::Bool)
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar::Int(v.into()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar::Int(v.into()))
+            }
+            fn visit_i128<E>(self, v: i128) -> Result<Scalar, E> {
+                Ok(Scalar::Int(v))
+            }
+            fn visit_u128<E>(self, v: u128) -> Result<Scalar, E> {
+                Ok(i128::try_from(v).map_or(Scalar::Float, Scalar::Int))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Scalar, E> {
+                Ok(Scalar::Float)
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar::String(v.to_owned()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Seq)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Map)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VALID: &str =
+        "job_name: hc\nvisibility: public\ntimeouts: {job: {minutes: 5}}\nactions: []\n";
+
+    #[test]
+    fn lavas_creation_checks() {
+        assert_eq!(health_check_problem(VALID), None);
+        // Nothing beyond what LAVA checks when it creates the job: no timeouts is fine.
+        assert_eq!(
+            health_check_problem("job_name: x\nvisibility: personal\n"),
+            None
+        );
+        assert_eq!(
+            health_check_problem("job_name: x\nvisibility: public\npriority: HIGH\n"),
+            None
+        );
+        assert_eq!(
+            health_check_problem("job_name: x\nvisibility: public\npriority: yes\n"),
+            None
+        );
+        // PyYAML keeps the last of repeated keys, and reads JSON.
+        assert_eq!(
+            health_check_problem("job_name: x\njob_name: y\nvisibility: public\n"),
+            None
+        );
+        assert_eq!(
+            health_check_problem(r#"{"job_name": "x", "visibility": {"group": ["lab"]}}"#),
+            None
+        );
+        assert_eq!(
+            health_check_problem("job_name: x\nvisibility: ~\n"),
+            None,
+            "a null visibility is present: LAVA accepts it"
+        );
+        for (text, problem) in [
+            ("job_name: [unclosed\n", "unclosed bracket"),
+            ("- a list\n", "not a YAML mapping"),
+            ("", "job_name: missing"),
+            ("visibility: public\n", "job_name: missing"),
+            ("job_name: x\n", "visibility: missing"),
+            (
+                "job_name: x\nvisibility: public\npriority: 101\n",
+                "priority: 101",
+            ),
+            (
+                "job_name: x\nvisibility: public\npriority: urgent\n",
+                "\"urgent\"",
+            ),
+            (
+                "job_name: x\nvisibility: public\npriority: 5.5\n",
+                "a float",
+            ),
+            ("job_name: x\nvisibility: public\npriority:\n", "null"),
+        ] {
+            let found = health_check_problem(text);
+            assert!(
+                found.as_deref().is_some_and(|p| p.contains(problem)),
+                "{text:?}: {found:?}"
+            );
+        }
+        let long = format!("job_name: {}\nvisibility: public\n", "x".repeat(201));
+        assert!(health_check_problem(&long).is_some());
+    }
+}
