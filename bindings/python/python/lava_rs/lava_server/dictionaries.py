@@ -15,7 +15,7 @@ stands in for LAVA's own code.
 from __future__ import annotations
 
 import os
-from typing import Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from django.conf import settings
 
@@ -68,22 +68,16 @@ class DictionaryMemo:
             self._valid.clear()
             self._health_check.clear()
 
-    def valid(self, hostnames: Iterable[str], instance: Callable[[str], Device]) -> List[str]:
-        """The hostnames among `hostnames` whose dictionary is valid (``Device.is_valid()``).
+    def is_valid(self, hostname: str, instance: Callable[[str], Device]) -> bool:
+        """``Device.is_valid()``: the dictionary renders to a valid device configuration.
 
-        `instance(hostname)` gives the Device when a method must be called on it."""
-        own = Device.is_valid is _LAVA_IS_VALID
-        out = []
-        for hostname in hostnames:
-            if own:
-                ok = self._valid.get(hostname)
-                if ok is None:
-                    ok = self._valid[hostname] = bool(_LAVA_IS_VALID(Device(hostname=hostname)))
-            else:
-                ok = bool(instance(hostname).is_valid())
-            if ok:
-                out.append(hostname)
-        return out
+        `instance(hostname)` gives the Device when a replaced method must be called on it."""
+        if Device.is_valid is not _LAVA_IS_VALID:
+            return bool(instance(hostname).is_valid())
+        ok = self._valid.get(hostname)
+        if ok is None:
+            ok = self._valid[hostname] = bool(_LAVA_IS_VALID(Device(hostname=hostname)))
+        return ok
 
     def health_check(self, hostname: str, instance: Callable[[str], Device]) -> Optional[str]:
         """The device's health-check definition (``Device.get_health_check()``), or None."""

@@ -8,34 +8,25 @@ device type, ``schedule_jobs(logger, available_devices)`` the ids, and
 ``transition_multinode_jobs(logger)`` / ``worker_summary()`` what LAVA's do.
 
 Each call reads LAVA's models (:mod:`~lava_rs.lava_server.snapshot`), lets
-``lava_rs.scheduler.schedule`` take every decision in one pass, and writes the decisions
-through LAVA's own model code in one transaction: ``_create_pipeline_job`` and
+``lava_rs.scheduler`` take every decision (``schedule``, ``schedule_health_checks`` or
+``schedule_jobs``: the same pass, or half of it, as LAVA's), asking ``Device.is_valid()``,
+``get_health_check()`` and the device's interfaces only for the devices it uses, and writes
+the decisions through LAVA's own model code in one transaction: ``_create_pipeline_job`` and
 ``go_state_scheduled`` for health checks, ``go_state_scheduling`` / ``go_state_scheduled``
-for jobs, ``Device.log_admin_entry`` for health changes. The model methods set every field;
-the rows they save are written together at the end of the pass (one UPDATE per model,
-with Django's ``pre_save``/``post_save`` signals sent for each row as ``save()`` does), as
-one row at a time is most of a pass's cost on a large lab.
+for jobs, ``Device.log_admin_entry`` for health changes, the roles the scheduler gives into
+every sub-job of a multinode group it starts. The model methods set every field; the rows
+they save are written together at the end of the pass (one UPDATE per model, with Django's
+``pre_save``/``post_save`` signals sent for each row as ``save()`` does), as one row at a
+time is most of a pass's cost on a large lab.
 
-Setting ``LAVA_RS_SCHEDULER_ORDER``: ``"random"`` (default, as LAVA: free devices are
-offered jobs in a new random order at each pass) or ``"hostname"`` (reproducible).
-
-Where the current ``lava_rs.scheduler`` API cannot say what LAVA does (issue 17), the
-adapter works around it; each place is marked ``GAP n`` (see snapshot.py for 2, 3, 4, 7, 8):
-
-* GAP 1: the API has no health-checks-only pass and keeps its available devices to itself:
-  ``schedule_health_checks`` runs a pass without jobs and works the available devices out
-  from its decisions; ``schedule_jobs`` hides the devices it was not given.
-* GAP 5: an invalid health-check definition is only found when LAVA's
-  ``_create_pipeline_job`` refuses it here; the device then goes Bad, as in LAVA, but the
-  pass had counted it as busy for its worker's job limit.
-* GAP 6: the decisions do not carry multinode roles: the adapter writes
-  ``protocols.lava-multinode.roles`` into every sub-job of a group it starts.
-* GAP 9: no reason is logged for a device skipped at its worker's job limit.
+Settings: ``LAVA_RS_SCHEDULER_ORDER``: ``"random"`` (default, as LAVA: free devices are
+offered jobs in a new random order at each pass) or ``"hostname"`` (reproducible);
+``LAVA_RS_SCHEDULER_EXPLAIN`` (default False): log, at debug level, why each queued job
+that was not started waits.
 """
 
 from __future__ import annotations
 
-import collections
 import functools
 import random
 from dataclasses import dataclass, field
@@ -52,7 +43,7 @@ from lava_scheduler_app.models import Device, TestJob, Worker, _create_pipeline_
 
 import lava_rs
 
-from .snapshot import JOB_HEALTHS, HC_HEALTHS, Lab, LabReader
+from .snapshot import LabReader
 
 __all__ = [
     "schedule",
@@ -63,7 +54,7 @@ __all__ = [
     "rust_passes",
 ]
 
-#: How many times ``lava_rs.scheduler.schedule`` decided in this process (tests read it).
+#: How many times ``lava_rs.scheduler`` decided in this process (tests read it).
 rust_passes = 0
 
 _reader = LabReader()
@@ -85,8 +76,18 @@ def schedule(logger, available_dt: Optional[Iterable[str]] = None) -> List[int]:
 
     `available_dt`: only these device types get health checks and jobs (lava-master passes
     the types its events named). Returns the ids of the jobs scheduled or started."""
-    lab = _reader.read(_types(available_dt))
-    written = _apply(lab, _decide(lab, logger), logger)
+    lab = _reader.read()
+    calls = _reader.callables()
+    decisions = _decide(
+        logger,
+        lava_rs.scheduler.schedule,
+        lab.snapshot(),
+        _seed(),
+        explain=_explain(),
+        device_types=_types(available_dt),
+        **calls,
+    )
+    written = _apply(decisions, logger)
     return written.checks + written.placed + written.groups
 
 
@@ -94,32 +95,51 @@ def schedule_health_checks(
     logger, available_dt: Optional[Iterable[str]] = None
 ) -> Tuple[Dict[str, List[str]], List[int]]:
     """The health-check part of a pass: ``(available devices by type, health-check ids)``."""
-    # GAP 1: a pass without jobs stands for the API's missing health-checks-only pass.
-    lab = _reader.read(_types(available_dt), with_jobs=False)
-    decisions = _decide(lab, logger)
-    written = _apply(lab, decisions, logger)
-    return _available_devices(lab, decisions, written.checked), written.checks
+    lab = _reader.read(with_jobs=False)
+    calls = _reader.callables()
+    decisions = _decide(
+        logger,
+        lava_rs.scheduler.schedule_health_checks,
+        lab.snapshot(),
+        device_types=_types(available_dt),
+        is_valid=calls["is_valid"],
+        health_check=calls["health_check"],
+    )
+    written = _apply(decisions, logger)
+    refused = {c["device"] for c in decisions["health_checks"]} - written.checked
+    available = {
+        name: [h for h in hosts if h not in refused]
+        for name, hosts in decisions["available_devices"].items()
+    }
+    return available, written.checks
 
 
 def schedule_jobs(logger, available_devices: Dict[str, List[str]]) -> List[int]:
     """The job part of a pass, on `available_devices` (by type) only; returns the job ids."""
-    offered = {h for hosts in available_devices.values() for h in hosts}
-    lab = _reader.read({dt for dt, hosts in available_devices.items() if hosts})
-    # GAP 1: no health checks in this part, and the devices not offered are kept out of it
-    # (shown as in Maintenance to this pass only; their state still counts for job limits).
-    for device_type in lab.device_types.values():
-        device_type["disable_health_check"] = True
-    for hostname, device in lab.devices.items():
-        if hostname not in offered and device["health"] in HC_HEALTHS:
-            device["health"] = Device.HEALTH_MAINTENANCE
-    written = _apply(lab, _decide(lab, logger), logger)
+    written = _jobs_half(logger, available_devices)
     return written.placed + written.groups
 
 
 def transition_multinode_jobs(logger) -> List[int]:
     """Starts the multinode groups whose every sub-job holds its device; returns their ids."""
-    lab = _reader.read(set())
-    return _apply(lab, _decide(lab, logger), logger).groups
+    # The job half with no device offered: only its multinode step can decide anything.
+    return _jobs_half(logger, {}).groups
+
+
+def _jobs_half(logger, available_devices: Dict[str, List[str]]) -> "_Written":
+    lab = _reader.read()
+    calls = _reader.callables()
+    decisions = _decide(
+        logger,
+        lava_rs.scheduler.schedule_jobs,
+        lab.snapshot(),
+        available_devices,
+        _seed(),
+        explain=_explain(),
+        is_valid=calls["is_valid"],
+        vlan_interfaces=calls["vlan_interfaces"],
+    )
+    return _apply(decisions, logger)
 
 
 # ---------------------------------------------------------------------------- deciding
@@ -127,66 +147,45 @@ def _types(available_dt: Optional[Iterable[str]]) -> Optional[Set[str]]:
     return None if not available_dt else set(available_dt)
 
 
-def _decide(lab: Lab, logger) -> Dict[str, Any]:
-    global rust_passes
+def _seed() -> Optional[int]:
     order = getattr(settings, "LAVA_RS_SCHEDULER_ORDER", "random")
     if order not in ("random", "hostname"):
         raise ValueError(
             "LAVA_RS_SCHEDULER_ORDER must be 'random' or 'hostname', not %r" % (order,)
         )
     # LAVA offers free devices in a new random order at each pass, so that idle devices
-    # share the work; the Rust pass takes the order as a seed.
-    seed = random.getrandbits(63) if order == "random" else None
-    decisions = lava_rs.scheduler.schedule(lab.snapshot(), seed=seed)
+    # share the work; the Rust pass takes the order as a seed (None: hostname order).
+    return random.getrandbits(63) if order == "random" else None
+
+
+def _explain() -> bool:
+    return bool(getattr(settings, "LAVA_RS_SCHEDULER_EXPLAIN", False))
+
+
+def _decide(logger, function, *args: Any, **kwargs: Any) -> Dict[str, Any]:
+    global rust_passes
+    decisions = function(*args, **kwargs)
     rust_passes += 1
+    for skipped in decisions["skipped_devices"]:
+        logger.debug(
+            "SKIP %s (%s): worker %s has %d jobs, its limit is %d",
+            skipped["device"],
+            skipped["phase"].replace("_", " "),
+            skipped["worker"],
+            skipped["busy"],
+            skipped["job_limit"],
+        )
     for group in decisions["waiting_groups"]:
         logger.debug(
-            "multinode group %s waits: devices held by %s, roles waiting: %s",
+            "multinode group %s waits: devices held by %s, roles waiting: %s%s",
             group["group"],
             ", ".join("%d on %s" % r for r in group["reserved"]) or "none",
             ", ".join("%d (%s)" % w for w in group["waiting"]) or "none",
+            "".join("; job %d is %s" % b for b in group["blocking"]),
         )
+    for waiting in decisions.get("waiting_jobs", ()):
+        logger.debug("[%d] waits: %s", waiting["job"], waiting["message"])
     return decisions
-
-
-def _available_devices(
-    lab: Lab, decisions: Dict[str, Any], checked: Set[str]
-) -> Dict[str, List[str]]:
-    """GAP 1: the devices left available by the health checks, by displayed type.
-
-    Replays the pass's walk (types by name, devices by hostname, workers' job limits) over
-    its decisions and the health checks actually created (`checked`), because the API does
-    not return this list."""
-    refused = {c["device"] for c in decisions["health_checks"]} - checked
-    bad = {c["device"] for c in decisions["device_health"]} | refused
-    busy: Dict[str, int] = collections.Counter(
-        d["worker"]
-        for d in lab.devices.values()
-        if d["worker"] and d["state"] in (Device.STATE_RESERVED, Device.STATE_RUNNING)
-    )
-    free = set(lab.free)
-    by_type: Dict[str, List[str]] = collections.defaultdict(list)
-    for hostname in sorted(lab.devices):
-        by_type[lab.devices[hostname]["device_type"]].append(hostname)
-    available: Dict[str, List[str]] = {}
-    for name in sorted(lab.device_types):
-        device_type = lab.device_types[name]
-        if not device_type["display"]:
-            continue
-        hosts = [h for h in by_type.get(name, []) if h in free]
-        if device_type["disable_health_check"]:
-            available[name] = [h for h in hosts if lab.devices[h]["health"] in JOB_HEALTHS]
-            continue
-        available[name] = []
-        for hostname in hosts:
-            worker = lab.workers[lab.devices[hostname]["worker"]]
-            if worker["job_limit"] > 0 and busy[worker["hostname"]] >= worker["job_limit"]:
-                continue
-            if hostname in checked:
-                busy[worker["hostname"]] += 1
-            elif hostname not in bad:
-                available[name].append(hostname)
-    return available
 
 
 # ---------------------------------------------------------------------------- writing
@@ -203,13 +202,13 @@ class _Written:
     groups: List[int] = field(default_factory=list)
 
 
-def _apply(lab: Lab, decisions: Dict[str, Any], logger) -> _Written:
+def _apply(decisions: Dict[str, Any], logger) -> _Written:
     """Writes the decisions with LAVA's model methods, in one transaction."""
     touched = {c["device"] for c in decisions["device_health"]}
     touched |= {c["device"] for c in decisions["health_checks"]}
     touched |= {a["device"] for a in decisions["assignments"] if a["device"]}
     written = _Written()
-    if not touched and not decisions["assignments"]:
+    if not touched and not decisions["assignments"] and not decisions["started_groups"]:
         return written
     with transaction.atomic():
         devices = {
@@ -222,9 +221,9 @@ def _apply(lab: Lab, decisions: Dict[str, Any], logger) -> _Written:
             for change in decisions["device_health"]:
                 _device_health(devices[change["device"]], change, logger)
             _health_checks(decisions["health_checks"], devices, batch, written, logger)
-            starting = _assignments(decisions["assignments"], devices, batch, written, logger)
-        for group in starting:
-            written.groups.extend(_start_group(group, logger))
+            _assignments(decisions["assignments"], devices, batch, written, logger)
+        for group in decisions["started_groups"]:
+            written.groups.extend(_start_group(group["group"], group["roles"], logger))
     return written
 
 
@@ -281,13 +280,14 @@ def _write(model, rows: List[Any], fields: Tuple[str, ...]) -> None:
         )
 
 
-def _device_health(device: Device, change: Dict[str, str], logger) -> None:
+def _device_health(device: Device, change: Dict[str, Any], logger) -> None:
     previous = device.get_health_display()
     device.health = Device.HEALTH_BAD
     message = "%s → %s (%s)" % (previous, device.get_health_display(), change["reason"])
     device.log_admin_entry(None, message)
     device.save()
-    logger.info("%s: %s", device.hostname, message)
+    detail = change.get("detail")
+    logger.info("%s: %s%s", device.hostname, message, ": %s" % detail if detail else "")
 
 
 def _unchanged(device: Device, logger) -> bool:
@@ -372,14 +372,15 @@ def _health_checks(
                 job.go_state_scheduled(device)
                 batch.save(job)
         except Exception as exc:
-            # GAP 5: LAVA's own job creation refused the definition (any error it raises,
-            # as LAVA catches them all here): the device goes Bad, as LAVA does.
+            # lava_rs already sent to Bad the devices whose definition LAVA would refuse
+            # (health_check_problem); should LAVA's own job creation still refuse one (any
+            # error, as LAVA catches them all here), the device goes Bad as in LAVA.
             logger.error("  %s: invalid health check: %s", device.hostname, exc)
             device.refresh_from_db()
             previous = device.get_health_display()
             device.health = Device.HEALTH_BAD
             device.log_admin_entry(
-                None, "%s → %s (invalid health check)" % (previous, device.get_health_display())
+                None, "%s → %s (Invalid health check)" % (previous, device.get_health_display())
             )
             device.save()
             continue
@@ -393,16 +394,18 @@ def _assignments(
     batch: _Batch,
     written: _Written,
     logger,
-) -> List[str]:
-    """Places the jobs; returns the multinode groups to start."""
+) -> None:
+    """Places the jobs on their devices (the groups they complete start afterwards)."""
     if not assignments:
-        return []
+        return
     jobs = TestJob.objects.select_for_update(of=("self",)).in_bulk(
         [a["job"] for a in assignments]
     )
-    starting: List[str] = []
     for a in assignments:
-        job = jobs[a["job"]]
+        job = jobs.get(a["job"])
+        if job is None:
+            logger.warning("job %d was deleted during the pass: not scheduled", a["job"])
+            continue
         if a["device"] and job.actual_device_id is None:
             device = devices[a["device"]]
             if not _unchanged(device, logger):
@@ -414,34 +417,23 @@ def _assignments(
                 job.go_state_scheduled(device)
             batch.save(job)
             written.placed.append(job.id)
-        if a["state"] == "Scheduled" and job.is_multinode and job.target_group not in starting:
-            starting.append(job.target_group)
-    return starting
 
 
-def _start_group(group: str, logger) -> List[int]:
-    """Schedules every sub-job of a complete multinode group, with the group's roles."""
+def _start_group(group: str, roles: Dict[str, str], logger) -> List[int]:
+    """Schedules every sub-job of a complete multinode group, with the group's roles
+    (``{str(job id): role}``, written into each sub-job's definition for the dispatcher)."""
     sub_jobs = list(
         TestJob.objects.select_for_update(of=("self",)).filter(target_group=group).order_by("id")
     )
-    dynamic = {j.id: j.dynamic_connection for j in sub_jobs}
-    if not all(j.state == TestJob.STATE_SCHEDULING or dynamic[j.id] for j in sub_jobs):
+    if not all(j.state == TestJob.STATE_SCHEDULING or j.dynamic_connection for j in sub_jobs):
         # A write of this pass was skipped (a device changed meanwhile): wait for the next.
         logger.warning("multinode group %s is no longer complete: not started", group)
         return []
-    definitions = {j.id: yaml_safe_load(j.definition) for j in sub_jobs}
-    # GAP 6: the decisions do not carry the roles; the dispatcher needs them in every
-    # sub-job (id of each sub-job that holds a device → its role).
-    roles = {
-        str(j.id): definitions[j.id]["protocols"]["lava-multinode"]["role"]
-        for j in sub_jobs
-        if not dynamic[j.id]
-    }
     logger.debug("multinode group %s: starting %d sub-jobs", group, len(sub_jobs))
     started = []
     for job in sub_jobs:
-        definition = definitions[job.id]
-        definition["protocols"]["lava-multinode"]["roles"] = roles
+        definition = yaml_safe_load(job.definition)
+        definition["protocols"]["lava-multinode"]["roles"] = dict(roles)
         job.definition = yaml_safe_dump(definition)
         job.go_state_scheduled()
         job.save()
