@@ -1,4 +1,4 @@
-"""On the benchmark labs loaded into LAVA's models, lava_rs decides what LAVA decides."""
+"""Loaded into LAVA's models (the benchmark labs, a scenario), lava_rs decides what LAVA decides."""
 
 import json
 import os
@@ -43,3 +43,28 @@ def test_same_decisions_as_lavas_schedule(server, database, tmp_path, lab, start
     assert result["lava"]["jobs"] + result["lava"]["health_checks"] == started
     assert result["lava_rs"]["health_checks"] == checks
     assert result["lava_rs"]["rust_passes"] == 2
+
+
+def test_permissions_vland_and_multinode_roles_as_lava(server, database, tmp_path):
+    """Restricted devices and types, lava-vland jobs, a multinode group's roles (scenario.py)."""
+    state = tmp_path / "state"
+    (state / "media").mkdir(parents=True)
+    env = dict(os.environ, LAVA_SERVER_DB_NAME=database, LAVA_SERVER_STATE=str(state),
+               DJANGO_SETTINGS_MODULE="settings")
+    env.pop("PYTHONPATH", None)
+    out = tmp_path / "result.json"
+    run = subprocess.run(
+        [server["LAVA_SERVER_PYTHON"], "-W", "ignore", str(HERE / "scenario.py"), "--json", str(out)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert out.exists(), run.stdout[-3000:] + run.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["same"], result
+    placed = {name: device for name, device, _ in result["lava_rs"]["jobs"]}
+    # What the scenario is about, so that "same" cannot come from deciding nothing:
+    assert placed["bob-vland-1G"] == "bbb-02"  # the only device whose interfaces serve 1G
+    assert placed["alice-medium"] == "bbb-01"  # bbb-01 is the team's; bob is not in it
+    assert "bob-panda" not in placed and placed["alice-panda"] == "panda01"
+    assert "alice-vland-40G" not in placed
+    assert {"group-server", "group-client"} <= set(placed)
+    assert all("server" in r and "client" in r for r in result["lava_rs"]["roles"])
