@@ -77,11 +77,15 @@ else
     DATA="$WORK/lab"
     SHARE="$WORK/share-device-types"
     mkdir -p "$DATA" "$SHARE"
-    # What every LAVA device-type template extends; here just enough to give a mapping.
+    # What every LAVA device-type template extends; here just enough to give a device
+    # configuration that LAVA's device schema accepts.
     cat >"$SHARE/base.jinja2" <<'BASE'
-device_type: {{ scheduled_device_type|default('') }}
-hostname: {{ scheduled_device_name|default('') }}
-console_device: {{ console_device|default('ttyS0') }}
+commands:
+  connect: telnet {{ scheduled_device_name|default('') }} 7000
+constants:
+  console_device: {{ console_device|default('ttyS0') }}
+actions: {}
+timeouts: {}
 {% block body %}{% endblock %}
 BASE
     STORE_ARGS=()
@@ -287,7 +291,7 @@ if [ -n "${DATA:-}" ]; then
     CURRENT="worker config on disk"
     expect_same "$DATA/dispatcher.d/worker-02/dispatcher.yaml" "$WORK/dispatcher.yaml"
     run "devices dict get --render" 0 devices dict get --render qemu01 &&
-        expect "$OUT" "device_type: qemu" "hostname: qemu01" "console_device: ttyS0"
+        expect "$OUT" "  connect: telnet qemu01 7000" "  console_device: ttyS0"
     printf "{%% extends 'no-such.jinja2' %%}\n" >"$WORK/broken.jinja2"
     run "devices dict set (does not render)" 1 devices dict set qemu01 "$WORK/broken.jinja2" &&
         expect_contains "$ERR" "Fault 400"

@@ -150,7 +150,7 @@ fn device_commands_search_the_extra_device_types_directories() {
     fs::create_dir_all(&share).unwrap();
     fs::write(
         share.join("board.jinja2"),
-        "console_device: {{ console|default('ttyS0') }}\n",
+        "commands:\n  connect: telnet {{ console|default('ttyS0') }}\nactions: {}\ntimeouts: {}\n",
     )
     .unwrap();
     let dictionary = dir.path().join("board-01.jinja2");
@@ -186,7 +186,7 @@ fn device_commands_search_the_extra_device_types_directories() {
     ]);
     assert_eq!(
         admin(&["devices", "dict", "render", "board-01"]),
-        "console_device: ttyAMA0\n"
+        "commands:\n  connect: telnet ttyAMA0\nactions: {}\ntimeouts: {}\n"
     );
     admin(&[
         "devices",
@@ -211,4 +211,34 @@ fn device_commands_search_the_extra_device_types_directories() {
         "{}",
         text(&out.stderr)
     );
+}
+
+/// `lava-admin jobs validate` judges files offline, as a submission would: valid ones with
+/// LAVA's dispatcher warnings, refused ones with the key path, the line and exit 1.
+#[test]
+fn jobs_validate_checks_files_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/lab/job.yaml");
+    let bad = dir.path().join("bad.yaml");
+    fs::write(&bad, "job_name: x\ndevice_type: qemu\n").unwrap();
+    let out = lava_admin(&["jobs", "validate", good.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).ends_with("job.yaml: valid\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = lava_admin(&[
+        "jobs",
+        "validate",
+        good.to_str().unwrap(),
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("bad.yaml") && err.contains("required key not provided"),
+        "{err}"
+    );
+    assert!(err.contains("(line 1)"), "{err}");
 }

@@ -1,5 +1,6 @@
-//! Job definitions: any text must be accepted or refused with an error, never a panic; an
-//! accepted multinode definition must split into sub-job definitions that parse again.
+//! Job definitions: any text must be judged (LAVA's verdict, with warnings) or refused with
+//! an error, never a panic; an accepted multinode definition must split into sub-job
+//! definitions that parse again; LAVA's `scheduler.jobs.validate` answer never panics either.
 //!
 //! Run: `cargo fuzz run job_definition` (from `fuzz/`).
 
@@ -13,9 +14,12 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let _ = job::legacy_reason(text);
+    let _ = job::dispatcher_schema_issue(text, true);
+    let validated = job::validate(text);
     let Ok(Submission::Pipeline(definition)) = job::parse_submission(text) else {
         return;
     };
+    assert!(validated.is_ok(), "parse_submission and validate disagree");
     if let Ok(sub_jobs) = job::split_multinode(&definition, "fuzz-group") {
         for sub_job in sub_jobs {
             if let Err(e) = job::yaml::parse(&sub_job.definition) {

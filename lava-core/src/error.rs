@@ -15,6 +15,10 @@ pub enum Error {
     /// key path).
     #[error(transparent)]
     Vland(#[from] crate::scheduler::VlandError),
+    /// A rendered device configuration that LAVA's scheduler would refuse (names the key
+    /// and the line).
+    #[error(transparent)]
+    DeviceConfiguration(#[from] crate::device::DeviceConfigurationError),
     /// A ZeroMQ message that does not follow the protocol (names the frame and why).
     #[error(transparent)]
     Frame(#[from] crate::protocol::FrameError),

@@ -5,6 +5,7 @@
 //! store and when to wake up; the drivers in `lava-transport`, `lava-store` and `bins/` do
 //! the I/O. That is what makes every timeout and restart testable without sleeping.
 
+pub mod device;
 pub mod error;
 pub mod job;
 pub mod master;

@@ -3,9 +3,13 @@
 
 use lava_core::job::yaml::{self, Value};
 use lava_core::job::{
-    parse, parse_submission, split_multinode, JobDefinitionError, Submission, Visibility,
-    LEGACY_REASON,
+    parse, parse_submission, split_multinode, JobDefinitionError, Submission, Validated,
+    Visibility, LEGACY_REASON,
 };
+
+fn validate(text: &str) -> Result<Validated, lava_core::Error> {
+    lava_core::job::validate(text)
+}
 use lava_core::model::Priority;
 use std::time::Duration;
 
@@ -141,24 +145,39 @@ fn required_keys_are_named() {
 
 #[test]
 fn timeouts_are_checked_against_the_job_timeout() {
+    // LAVA's server accepts an action timeout above the job's; its dispatcher side warns.
     let text = MINIMAL.replace("    minutes: 5\n", "    hours: 1\n");
-    let e = refused(&text);
-    assert_eq!(e.path, "actions[0].deploy.timeout");
-    assert_eq!(e.line, Some(11));
+    let v = validate(&text).unwrap();
+    assert_eq!(
+        v.warnings[0].message,
+        "Action timeout is larger than job timeout"
+    );
+    assert_eq!(v.warnings[0].path, "actions.0");
 
     let e = refused(&with("").replace(
         "  job:\n    minutes: 30\n",
         "  job:\n    minutes: 30\n    seconds: 4\n",
     ));
-    assert_eq!(e.path, "timeouts.job.seconds");
+    assert_eq!(e.path, "timeouts.job.<timeout_unit>");
+    assert!(e
+        .message
+        .starts_with("two or more values in the same group of exclusion"));
 
-    let e = refused(&with("").replace("    minutes: 30\n", "    minutes: 0\n"));
+    // Zero is accepted (the dispatcher's default applies), with a warning.
+    let zero = validate(&with("").replace("    minutes: 30\n", "    minutes: 0\n")).unwrap();
+    // (voluptuous reports the first of the equally deep errors of `Any(days, hours, ...)`.)
+    assert_eq!(zero.warnings[0].path, "timeouts.job.days");
+    // A fraction is not an int to LAVA's submission schema.
+    let e = refused(&with("").replace("    minutes: 30\n", "    minutes: 30.5\n"));
+    assert_eq!(
+        e.message,
+        "expected int for dictionary value @ data['timeouts']['job']['minutes']"
+    );
     assert_eq!(e.path, "timeouts.job.minutes");
-    let half = with("").replace("    minutes: 30\n", "    minutes: 30.5\n");
-    assert_eq!(parse(&half).unwrap().job_timeout, Duration::from_secs(1830));
 
     let text = MINIMAL.replace("timeouts:\n", "timeouts:\n  connection:\n    hours: 2\n");
-    assert_eq!(refused(&text).path, "timeouts.connection");
+    let v = validate(&text).unwrap();
+    assert_eq!(v.warnings[0].path, "timeouts.connection");
 }
 
 #[test]
@@ -183,11 +202,20 @@ fn visibility_forms() {
 fn actions_are_checked() {
     let e = refused(&MINIMAL.replace("- boot:", "- flash:"));
     assert_eq!((e.path.as_str(), e.line), ("actions[1].flash", Some(12)));
-    let e = refused(&MINIMAL.replace(
+    assert_eq!(
+        e.message,
+        "extra keys not allowed @ data['actions'][1]['flash']"
+    );
+    // A namespace on some actions only: LAVA accepts; its dispatcher side refuses.
+    let v = validate(&MINIMAL.replace(
         "    method: qemu\n",
         "    method: qemu\n    namespace: target\n",
-    ));
-    assert_eq!(e.path, "actions");
+    ))
+    .unwrap();
+    assert_eq!(
+        v.warnings[0].message,
+        "When using namespaces, every action should have a namespace"
+    );
     let e = refused(&with("context:\n  colour: blue\n"));
     assert_eq!(e.path, "context.colour");
     assert!(parse(&with(
@@ -200,6 +228,12 @@ fn actions_are_checked() {
         .unwrap()
         .tags
         .contains("4gb"));
+    let e = refused(&MINIMAL.replace("    to: tmpfs\n", ""));
+    assert_eq!(
+        e.message,
+        "required key not provided @ data['actions'][0]['deploy']['to']"
+    );
+    assert_eq!(e.line, Some(9));
 }
 
 #[test]
@@ -320,10 +354,20 @@ fn multinode_splits_into_one_sub_job_per_role_and_count() {
 fn multinode_rules() {
     let e = refused(&MULTINODE.replace("    role: [client]\n", ""));
     assert_eq!(e.path, "actions[1].test");
-    let e = refused(&MULTINODE.replace("job_name: client-server", "job_name: c\ndevice_type: x86"));
-    assert_eq!(e.path, "device_type");
+    assert!(e
+        .message
+        .starts_with("Invalid YAML - Did not find a role in action 'test'"));
+    // A device_type beside multinode: LAVA accepts, its dispatcher side refuses.
+    let v =
+        validate(&MULTINODE.replace("job_name: client-server", "job_name: c\ndevice_type: x86"))
+            .unwrap();
+    assert_eq!(
+        v.warnings[0].message,
+        "\"device_type\" shoud not be used with multinode"
+    );
     let e = refused(&MULTINODE.replace("        count: 2\n", ""));
-    assert_eq!(e.path, "protocols.lava-multinode.roles.client.count");
+    assert_eq!(e.path, "protocols.lava-multinode.roles.client");
+    assert!(e.message.starts_with("KeyError: 'count'"), "{e}");
     let e = refused(&MINIMAL.replace("device_type: qemu\n", ""));
     assert_eq!(e.path, "device_type");
 }
@@ -341,8 +385,12 @@ fn dynamic_connection_roles() {
     assert_eq!(tree.get("connection").unwrap().as_str(), Some("ssh"));
     // The host of a dynamic connection must be a single device.
     let two_hosts = text.replace("        count: 1\n", "        count: 2\n");
-    let e = split_multinode(&parse(&two_hosts).unwrap(), "g").unwrap_err();
+    let e = refused(&two_hosts);
     assert_eq!(e.path, "protocols.lava-multinode.roles.server.count");
+    assert_eq!(
+        e.message,
+        "The count for a role designated as a host_role must be 1."
+    );
 }
 
 #[test]

@@ -572,7 +572,7 @@ async fn device_dictionaries() {
     assert!(
         String::from_utf8(rendered)
             .unwrap()
-            .starts_with("device_type: qemu\n"),
+            .starts_with("commands: {connect: telnet"),
         "rendered"
     );
     // A dictionary that does not render never replaces the one in place.
@@ -638,9 +638,7 @@ async fn job_submission_and_details() {
         )
         .await;
     assert!(
-        msg.starts_with(
-            "Problem with submitted job data: required key not provided @ data['timeouts']"
-        ),
+        msg.starts_with("Problem with submitted job data: required key not provided @ data["),
         "{msg}"
     );
     let other_type = public.replace("device_type: qemu", "device_type: juno");

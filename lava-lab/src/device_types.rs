@@ -3,11 +3,14 @@
 //! Templates stay files: `dispatcher-config/device-types/<name>.jinja2` is where they are
 //! written, and every device-types directory of the lab is searched when they are read.
 
+use crate::devices::check_configuration;
 use crate::devices::check_file_name;
 use crate::error::{LabError, Result};
 use crate::files::{read_optional, write_atomically};
 use crate::lab::Lab;
+use crate::templates::{Overlay, SearchPath};
 use lava_core::model::{DeviceType, HealthDenominator};
+use lava_core::templates::{JobContext, Renderer};
 use std::collections::BTreeSet;
 use std::io;
 
@@ -123,15 +126,51 @@ impl Lab {
     }
 
     /// Installs (replaces) a device-type template in the lab's own device-types directory,
-    /// after checking what can be checked without a dictionary: its syntax and the
-    /// templates it names.
-    pub fn set_device_type_template(&self, name: &str, text: &str) -> Result<()> {
+    /// after checking what can be checked without a dictionary (its syntax and the
+    /// templates it names) and that no device whose configuration is valid today gets an
+    /// invalid one with it (LAVA stores any template; its scheduler then makes those
+    /// devices Bad).
+    pub async fn set_device_type_template(&self, name: &str, text: &str) -> Result<()> {
         check_file_name("device type", name)?;
         let file = format!("{name}.jinja2");
         self.renderer().check_template(&file, text)?;
+        self.check_devices_with_template(&file, text).await?;
         let path = self.paths().device_types_dir().join(file);
         write_atomically(&path, text).map_err(|e| LabError::io(&path, e))?;
         tracing::info!(device_type = name, "device-type template installed");
+        Ok(())
+    }
+}
+
+impl Lab {
+    /// Renders every device that has a dictionary as it would be with `file` replaced by
+    /// `text`; a device that renders to a valid configuration now and would not then
+    /// refuses the template, naming the device and what breaks.
+    async fn check_devices_with_template(&self, file: &str, text: &str) -> Result<()> {
+        let overlay = Renderer::new(Overlay::new(SearchPath::for_lab(self.paths()), file, text));
+        for device in self.devices().await? {
+            let Some(dictionary) = self.dictionary(&device.hostname).await? else {
+                continue;
+            };
+            let render = |renderer: &Renderer| -> Result<()> {
+                let yaml = renderer.render_source_for_job(
+                    &device.hostname,
+                    &device.device_type,
+                    &dictionary,
+                    &JobContext::empty(),
+                )?;
+                check_configuration(&device.hostname, &yaml)
+            };
+            if render(self.renderer()).is_err() {
+                continue;
+            }
+            if let Err(e) = render(&overlay) {
+                return Err(LabError::Invalid(format!(
+                    "{file} would break device '{}': {e}",
+                    device.hostname
+                )));
+            }
+        }
         Ok(())
     }
 }
@@ -144,17 +183,22 @@ mod tests {
     #[tokio::test]
     async fn templates_must_compile_and_are_listed_from_every_directory() {
         let (_tmp, lab) = lab().await;
-        let err = lab.set_device_type_template("t", "{% if %}").unwrap_err();
+        let err = lab
+            .set_device_type_template("t", "{% if %}")
+            .await
+            .unwrap_err();
         assert!(matches!(err, LabError::Template(_)), "{err}");
-        lab.set_device_type_template("t", "a: 1\n").unwrap();
+        lab.set_device_type_template("t", "a: 1\n").await.unwrap();
         // Needs a dictionary's variables: stored, as LAVA stores it.
         lab.set_device_type_template(
             "u",
             "{% for k, v in user_commands.items() %}{{ k }}{% endfor %}\n",
         )
+        .await
         .unwrap();
         let err = lab
             .set_device_type_template("v", "{% extends 'missing.jinja2' %}\n")
+            .await
             .unwrap_err();
         assert!(err.to_string().contains("missing.jinja2"), "{err}");
         assert_eq!(
@@ -162,7 +206,26 @@ mod tests {
             Some("a: 1\n")
         );
         assert_eq!(lab.device_type_templates().unwrap(), ["shell", "t", "u"]);
-        assert!(lab.set_device_type_template("../x", "").is_err());
+        assert!(lab.set_device_type_template("../x", "").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_template_that_would_break_a_valid_device_is_refused() {
+        let (_tmp, lab) = lab().await;
+        crate::testing::device(&lab, "d1", "w1").await;
+        let err = lab
+            .set_device_type_template("shell", "hostname: x\ncommands: {}\n")
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("device 'd1'") && text.contains("hostname"),
+            "{text}"
+        );
+        // What breaks no device is installed.
+        lab.set_device_type_template("shell", "{% block extra %}{% endblock %}commands: {}\nactions: {}\ntimeouts: {connections: {}}\n")
+            .await
+            .unwrap();
     }
 
     #[test]

@@ -44,6 +44,20 @@ pub struct DeviceUpdate {
     pub description: Option<String>,
 }
 
+/// Whether a rendered configuration of `hostname` is a YAML mapping that LAVA's device
+/// schema accepts.
+pub(crate) fn check_configuration(hostname: &str, yaml: &str) -> Result<()> {
+    check_mapping(&dictionary_name(hostname), yaml)?;
+    match lava_core::device::validate_configuration(yaml) {
+        Ok(_warnings) => Ok(()),
+        Err(lava_core::Error::DeviceConfiguration(error)) => Err(LabError::DeviceConfiguration {
+            device: hostname.to_owned(),
+            error,
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Whether `name` stays one file name inside its directory: device hostnames and
 /// device-type names become `<name>.jinja2`.
 pub fn check_file_name(kind: &str, name: &str) -> Result<()> {
@@ -205,7 +219,8 @@ impl Lab {
     }
 
     /// Whether `text` renders, as `device`'s dictionary for a job without context, to a
-    /// YAML mapping.
+    /// configuration that LAVA's device schema accepts (before the harm: LAVA stores such
+    /// a dictionary and makes the device Bad at the next scheduling pass).
     fn check_dictionary(&self, device: &Device, text: &str) -> Result<()> {
         let yaml = self.renderer().render_source_for_job(
             &device.hostname,
@@ -213,8 +228,7 @@ impl Lab {
             text,
             &JobContext::empty(),
         )?;
-        check_mapping(&dictionary_name(&device.hostname), &yaml)?;
-        Ok(())
+        check_configuration(&device.hostname, &yaml)
     }
 
     /// A device's configuration as the master would send it for a job with `context`;
@@ -263,6 +277,16 @@ mod tests {
         assert_eq!(lab.dictionary("d1").await.unwrap().as_deref(), Some(good));
         let err = lab.set_dictionary("d1", "- a list\n").await.unwrap_err();
         assert!(err.to_string().contains("mapping"), "{err}");
+        // Renders, but LAVA's device schema refuses a top-level `hostname`.
+        let err = lab
+            .set_dictionary(
+                "d1",
+                "{% extends 'shell.jinja2' %}\n{% block extra %}hostname: d1\n{% endblock %}\n",
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, LabError::DeviceConfiguration { .. }), "{err}");
+        assert!(err.to_string().contains("hostname"), "{err}");
         lab.set_dictionary("d1", "").await.unwrap();
         assert_eq!(lab.dictionary("d1").await.unwrap(), None);
     }
@@ -274,7 +298,11 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let extra = tmp.path().join("usr-share-device-types");
         std::fs::create_dir_all(&extra).unwrap();
-        std::fs::write(extra.join("board.jinja2"), "console: ttyS{{ n }}\n").unwrap();
+        std::fs::write(
+            extra.join("board.jinja2"),
+            "commands: {connect: telnet ttyS{{ n }}}\nactions: {}\ntimeouts: {}\n",
+        )
+        .unwrap();
         let lab = crate::testing::lab_with(tmp.path(), vec![extra]).await;
         crate::testing::device_type(&lab, "board").await;
         lab.add_worker(&crate::NewWorker::named("w1"))
@@ -298,7 +326,10 @@ mod tests {
             .device_configuration("b1", &JobContext::empty())
             .await
             .unwrap();
-        assert_eq!(yaml.as_deref(), Some("console: ttyS2"));
+        assert_eq!(
+            yaml.as_deref(),
+            Some("commands: {connect: telnet ttyS2}\nactions: {}\ntimeouts: {}")
+        );
         assert!(lab
             .check_device(&lab.device("b1").await.unwrap())
             .is_valid());

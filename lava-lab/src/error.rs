@@ -25,6 +25,15 @@ pub enum LabError {
     /// A job definition that cannot be accepted (names the key path and the line).
     #[error(transparent)]
     JobDefinition(#[from] JobDefinitionError),
+    /// A rendered device configuration that LAVA's device schema refuses (names the key
+    /// path and the line of the rendered configuration).
+    #[error("{device}: {error}")]
+    DeviceConfiguration {
+        /// The device whose configuration it is.
+        device: String,
+        /// What the schema refused.
+        error: lava_core::device::DeviceConfigurationError,
+    },
     /// A name that cannot be a worker's.
     #[error(transparent)]
     WorkerName(#[from] WorkerNameError),

@@ -4,7 +4,7 @@
 use crate::error::{LabError, Result};
 use crate::job_output::{job_output_dir, read_lines};
 use crate::lab::Lab;
-use lava_core::job::{self, JobDefinition, Submission};
+use lava_core::job::{self, SchemaIssue, Submission, Validated};
 use lava_core::model::{transitions, Job, JobHealth, JobId, JobState};
 use lava_core::time::Timestamp;
 use lava_store::{ChangeSet, JobFilter, Precondition, TestCase, User};
@@ -99,9 +99,16 @@ impl Lab {
         Ok(Submitted { ids, multinode })
     }
 
-    /// Checks a definition as a submission would, without storing anything.
-    pub fn validate(&self, text: &str) -> Result<JobDefinition> {
-        Ok(job::parse(text)?)
+    /// Checks a definition as a submission would, without storing anything: the
+    /// definition, and the warnings of what LAVA's dispatcher would refuse later.
+    pub fn validate(&self, text: &str) -> Result<Validated> {
+        Ok(job::validate(text)?)
+    }
+
+    /// What LAVA's `scheduler.jobs.validate` answers: the first issue of the dispatcher's
+    /// schema (`strict`: unknown keys too), or none.
+    pub fn schema_issue(&self, text: &str, strict: bool) -> Result<Option<SchemaIssue>> {
+        Ok(job::dispatcher_schema_issue(text, strict)?)
     }
 
     /// Cancels a job for `by` (every sub-job, for multinode): a job without a device ends

@@ -118,6 +118,40 @@ impl TemplateLoader for SearchPath {
     }
 }
 
+/// A search path with some templates replaced by texts not yet on disk: how the lab renders
+/// its devices as they would be once a new template is installed.
+pub(crate) struct Overlay {
+    replaced: std::collections::HashMap<String, String>,
+    below: SearchPath,
+}
+
+impl Overlay {
+    /// `below`, with `name` replaced by `text`.
+    pub(crate) fn new(below: SearchPath, name: &str, text: &str) -> Self {
+        Overlay {
+            replaced: [(name.to_owned(), text.to_owned())].into(),
+            below,
+        }
+    }
+}
+
+impl TemplateLoader for Overlay {
+    fn load(&self, name: &str) -> Result<Option<LoadedSource>, LoadError> {
+        match self.replaced.get(name) {
+            Some(text) => Ok(Some(LoadedSource::fixed(text.clone()))),
+            None => self.below.load(name),
+        }
+    }
+
+    fn origin(&self, name: &str) -> String {
+        if self.replaced.contains_key(name) {
+            format!("{name} (new)")
+        } else {
+            self.below.origin(name)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

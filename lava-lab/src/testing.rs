@@ -20,8 +20,12 @@ pub async fn lab_with(root: &Path, extra_device_types: Vec<PathBuf>) -> Lab {
     )
     .unwrap();
     device_type(&lab, "shell").await;
-    lab.set_device_type_template("shell", "commands: {}\n")
-        .unwrap();
+    lab.set_device_type_template(
+        "shell",
+        "{% block extra %}{% endblock %}commands: {}\nactions: {}\ntimeouts: {}\n",
+    )
+    .await
+    .unwrap();
     lab
 }
 

@@ -3,6 +3,7 @@
 use lava_core::job::yaml::{Node, Value as YamlValue};
 use lava_core::protocol::log::{Mapping, Value as LogValue};
 use pyo3::prelude::*;
+use pyo3::types::IntoPyDict;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use pyo3::IntoPyObjectExt;
 
@@ -13,6 +14,43 @@ pub fn yaml_node<'py>(py: Python<'py>, node: &Node) -> PyResult<Bound<'py, PyAny
         YamlValue::Null => Ok(py.None().into_bound(py)),
         YamlValue::Bool(b) => b.into_bound_py_any(py),
         YamlValue::Int(i) => i.into_bound_py_any(py),
+        YamlValue::BigInt(digits) => py
+            .import("builtins")?
+            .getattr("int")?
+            .call1((digits.as_str(),)),
+        YamlValue::Bytes(b) => pyo3::types::PyBytes::new(py, b).into_bound_py_any(py),
+        YamlValue::Timestamp(t) => {
+            let datetime = py.import("datetime")?;
+            let (y, m, d) = t.date;
+            match t.time {
+                None => datetime.getattr("date")?.call1((y, m, d)),
+                Some((h, mi, s, us, offset)) => {
+                    let tz = match offset {
+                        None => py.None().into_bound(py),
+                        Some(minutes) => datetime.getattr("timezone")?.call1((datetime
+                            .getattr("timedelta")?
+                            .call((), Some(&[("minutes", minutes)].into_py_dict(py)?))?,))?,
+                    };
+                    datetime
+                        .getattr("datetime")?
+                        .call1((y, m, d, h, mi, s, us, tz))
+                }
+            }
+        }
+        YamlValue::Set(members) => {
+            let set = pyo3::types::PySet::empty(py)?;
+            for m in members {
+                set.add(yaml_node(py, m)?)?;
+            }
+            Ok(set.into_any())
+        }
+        YamlValue::Pairs(pairs) => {
+            let list = PyList::empty(py);
+            for (k, v) in pairs {
+                list.append(PyTuple::new(py, [yaml_node(py, k)?, yaml_node(py, v)?])?)?;
+            }
+            Ok(list.into_any())
+        }
         YamlValue::Float(f) => f.into_bound_py_any(py),
         YamlValue::String(s) => s.into_bound_py_any(py),
         YamlValue::Seq(items) => {

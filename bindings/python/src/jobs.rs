@@ -1,7 +1,7 @@
 //! `lava_rs.jobs`: job definitions validated as LAVA's submission schema does, and multinode
 //! splitting.
 
-use lava_core::job::{self, JobDefinition, Role, SubJob, Visibility};
+use lava_core::job::{self, JobDefinition, Role, SubJob, Validated, Visibility, Warning};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
@@ -10,6 +10,22 @@ use crate::{convert, errors};
 fn parse(py: Python<'_>, text: &str) -> PyResult<JobDefinition> {
     py.detach(|| job::parse(text))
         .map_err(|e| errors::job_definition(py, &e))
+}
+
+fn judge(py: Python<'_>, text: &str) -> PyResult<Validated> {
+    match py.detach(|| job::validate(text)) {
+        Ok(v) => Ok(v),
+        Err(lava_core::Error::JobDefinition(e)) => Err(errors::job_definition(py, &e)),
+        Err(e) => Err(pyo3::exceptions::PyRuntimeError::new_err(e.to_string())),
+    }
+}
+
+fn warning<'py>(py: Python<'py>, warning: &Warning) -> PyResult<Bound<'py, PyDict>> {
+    let out = PyDict::new(py);
+    out.set_item("path", &warning.path)?;
+    out.set_item("message", &warning.message)?;
+    out.set_item("line", warning.line)?;
+    Ok(out)
 }
 
 fn role<'py>(py: Python<'py>, role: &Role) -> PyResult<Bound<'py, PyDict>> {
@@ -37,16 +53,25 @@ fn visibility<'py>(py: Python<'py>, visibility: &Visibility) -> PyResult<Bound<'
 
 /// validate(text) -> dict
 ///
-/// Reads and validates a pipeline job definition (YAML text, read as PyYAML reads it) and
-/// returns `{"job_name", "device_type", "priority" (0..100), "visibility" ("public",
-/// "personal" or {"group": [...]}), "tags" (list), "job_timeout" (seconds, float),
-/// "multinode" (list of role dicts, or None), "definition" (the whole tree as plain data)}`.
+/// Judges a pipeline job definition as LAVA 2020.05's submission does (YAML read as
+/// PyYAML's safe loader reads it) and returns `{"job_name", "device_type", "priority"
+/// (0..100), "visibility" ("public", "personal" or {"group": [...]}), "tags" (list),
+/// "job_timeout" (seconds, float), "multinode" (list of role dicts, or None), "definition"
+/// (the whole tree as plain data), "warnings" (what LAVA's dispatcher side will refuse:
+/// a list of {"path", "message", "line"})}`.
 ///
-/// Raises `lava_rs.JobDefinitionError` naming the field (`.field`) and the line (`.line`).
+/// Raises `lava_rs.JobDefinitionError` naming the field (`.field`), the line (`.line`) and
+/// LAVA's reason.
 #[pyfunction]
 fn validate<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyDict>> {
-    let definition = parse(py, text)?;
+    let validated = judge(py, text)?;
+    let definition = &validated.definition;
     let out = PyDict::new(py);
+    let warnings = PyList::empty(py);
+    for w in &validated.warnings {
+        warnings.append(warning(py, w)?)?;
+    }
+    out.set_item("warnings", warnings)?;
     out.set_item("job_name", &definition.job_name)?;
     out.set_item("device_type", definition.device_type.as_deref())?;
     out.set_item("priority", definition.priority.value())?;

@@ -132,3 +132,28 @@ def test_split_invalid_definition_raises():
     with pytest.raises(lava_rs.JobDefinitionError) as info:
         jobs.split_multinode(MULTINODE.replace("count: 2", "count: many"), "g")
     assert "count" in info.value.field
+
+
+def test_warnings_for_what_the_dispatcher_refuses(job_text):
+    # LAVA's server accepts a namespace on some actions only; its dispatcher side does not.
+    assert jobs.validate(job_text)["warnings"] == []
+    text = job_text.replace("    name: hello\n", "    name: hello\n    namespace: target\n", 1)
+    text += "- command:\n    name: bye\n"
+    assert "namespace" in text
+    job = jobs.validate(text)
+    assert job["warnings"][0]["message"] == (
+        "When using namespaces, every action should have a namespace"
+    )
+
+
+def test_lava_reason_words(job_text):
+    with pytest.raises(lava_rs.JobDefinitionError) as info:
+        jobs.validate(job_text + "frobnicate: 1\n")
+    assert "extra keys not allowed @ data['frobnicate']" in str(info.value)
+
+
+def test_python_types_of_yaml_1_1(job_text):
+    text = job_text + "secrets:\n  key: !!binary aGVsbG8=\n"
+    text = text.replace("visibility: public", "visibility: personal")
+    job = jobs.validate(text)
+    assert job["definition"]["secrets"]["key"] == b"hello"

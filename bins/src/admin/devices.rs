@@ -264,6 +264,7 @@ pub fn run_device_types(args: DeviceTypesArgs, lab_args: LabArgs) -> Result<(), 
             DeviceTypesCommand::Template(TemplateCommand::Set { name, file }) => {
                 let text = read_file(&file)?;
                 lab.set_device_type_template(&name, &text)
+                    .await
                     .map_err(|e| AdminError::Input(format!("{}: {e}", file.display())))?;
                 println!("template of {name} installed");
             }

@@ -19,6 +19,14 @@ pub struct JobsArgs {
 
 #[derive(Debug, Subcommand)]
 enum JobsCommand {
+    /// Check job definitions offline, as a submission would (LAVA 2020.05's verdict):
+    /// prints `FILE: valid` and what LAVA's dispatcher would refuse later as warnings, or
+    /// the refusal; exit 1 if any file is refused.
+    Validate {
+        /// YAML job definitions.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Submit job definitions; prints the new job id(s), one per line.
     Submit {
         /// YAML job definitions.
@@ -89,9 +97,13 @@ pub fn job_json(job: &Job) -> serde_json::Value {
 
 /// Runs `lava-admin jobs …`; the exit code matters for `wait`.
 pub fn run(args: JobsArgs, lab_args: LabArgs) -> Result<ExitCode, AdminError> {
+    if let JobsCommand::Validate { files } = &args.command {
+        return validate(files);
+    }
     block_on(async move {
         let lab = lab_args.open().await?;
         match args.command {
+            JobsCommand::Validate { .. } => {}
             JobsCommand::Submit { files, submitter } => {
                 for file in files {
                     let text = read_file(&file)?;
@@ -213,6 +225,31 @@ pub fn run(args: JobsArgs, lab_args: LabArgs) -> Result<ExitCode, AdminError> {
             }
         }
         Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `jobs validate`: needs no lab, only the definitions.
+fn validate(files: &[PathBuf]) -> Result<ExitCode, AdminError> {
+    let mut refused = false;
+    for file in files {
+        let text = read_file(file)?;
+        match lava_core::job::validate(&text) {
+            Ok(validated) => {
+                println!("{}: valid", file.display());
+                for warning in &validated.warnings {
+                    println!("{}: warning: {warning}", file.display());
+                }
+            }
+            Err(e) => {
+                refused = true;
+                eprintln!("{}: {e}", file.display());
+            }
+        }
+    }
+    Ok(if refused {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     })
 }
 

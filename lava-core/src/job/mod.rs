@@ -1,26 +1,39 @@
-//! Job definitions: parsing and validating the YAML a user submits, and multinode splitting.
+//! Job definitions: judging the YAML a user submits as LAVA 2020.05 does, and multinode
+//! splitting.
 //!
-//! [`parse_submission`] reads a submission as LAVA 2020.05 does (PyYAML, YAML 1.1) and checks
-//! it against LAVA's submission schema (`lava_common/schemas`): required keys, priority,
-//! visibility, timeouts, actions, protocols, notify; unknown top-level keys are refused.
-//! Every error names the key path (`timeouts.job.minutes`, `actions[2].deploy`) and, when
-//! the parser knows it, the line.
+//! [`validate`] gives LAVA's verdict: the text is read as LAVA's `yaml.safe_load` reads it
+//! ([`yaml`]), then judged by what `scheduler.submit_job` runs — the submission schema of
+//! `lava_scheduler_app/schema.py` with each action kind's own schema (deploy, boot, test,
+//! command), notify, metadata, timeouts, visibility, the multinode and vland rules of the
+//! split — and nothing stricter. A refusal names the key path and the line, in LAVA's words
+//! (`expected str for dictionary value @ data['actions'][0]['deploy']['to']`).
+//! What LAVA accepts but its dispatcher side refuses later (the stricter schemas of
+//! `lava_common.schemas`, which LAVA's submission page shows as warnings) comes back as
+//! [`Validated::warnings`]. [`dispatcher_schema_issue`] answers what LAVA's
+//! `scheduler.jobs.validate` answers.
 //!
-//! A submission in the old dispatcher's JSON format is not refused: it is recognised as
-//! [`Submission::Legacy`], to be stored but never scheduled (the scheduler skips jobs in
-//! [`crate::scheduler::LabSnapshot::legacy_jobs`]); [`legacy_reason`] tells anyone who looks
-//! at such a job why it waits.
+//! A submission in the old dispatcher's JSON format is not refused by [`parse_submission`]:
+//! it is recognised as [`Submission::Legacy`], to be stored but never scheduled (the
+//! scheduler skips jobs in [`crate::scheduler::LabSnapshot::legacy_jobs`]); [`legacy_reason`]
+//! tells anyone who looks at such a job why it waits. (LAVA 2020.05 itself refuses them:
+//! [`validate`] does.)
 //!
 //! A multinode definition ([`JobDefinition::multinode`]) is split into one sub-job per role
 //! and count by [`split_multinode`], each with its own definition text.
 
+mod actions;
 mod legacy;
 mod multinode;
+mod python;
+pub(crate) mod schema;
+pub(crate) mod submission;
 mod validate;
+pub(crate) mod warnings;
 pub mod yaml;
 
 pub use legacy::{legacy_reason, LEGACY_REASON};
 pub use multinode::{set_multinode_roles, split_multinode, SubJob};
+pub use validate::CONTEXT_VARIABLES;
 
 use crate::model::{Job, JobHealth, JobState, MultinodeMembership, Priority};
 use crate::time::Timestamp;
@@ -37,6 +50,50 @@ pub struct JobDefinitionError {
     /// What is wrong.
     pub message: String,
     /// The line in the submitted text, where the parser knows it.
+    pub line: Option<usize>,
+}
+
+/// Something LAVA accepts at submission but its dispatcher side will refuse: the job is
+/// stored and may be scheduled, and is expected to fail when it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// The key path at fault (`actions[0].deploy.images`), or `(document)`.
+    pub path: String,
+    /// What LAVA says (`lava_common.schemas`' message).
+    pub message: String,
+    /// The line in the submitted text, where known.
+    pub line: Option<usize>,
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)?;
+        if let Some(line) = self.line {
+            write!(f, " (line {line})")?;
+        }
+        Ok(())
+    }
+}
+
+/// A definition LAVA accepts, and what its dispatcher side will say about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Validated {
+    /// The definition.
+    pub definition: JobDefinition,
+    /// What LAVA's dispatcher side will refuse later (empty for a definition that runs).
+    pub warnings: Vec<Warning>,
+}
+
+/// What LAVA's `scheduler.jobs.validate` (`lava_common.schemas.validate`) finds wrong first:
+/// the key path as LAVA writes it (`['actions[0]', 'deploy', 'tmpfs', 'images']`) and its
+/// message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaIssue {
+    /// The path, as Python's `str()` of voluptuous' path list.
+    pub path: String,
+    /// The message.
+    pub message: String,
+    /// The line in the text, where known.
     pub line: Option<usize>,
 }
 
@@ -117,14 +174,56 @@ pub fn parse_submission(text: &str) -> Result<Submission, JobDefinitionError> {
     parse(text).map(Submission::Pipeline)
 }
 
-/// Reads and validates a pipeline job definition (legacy JSON jobs are refused).
+/// Reads and validates a pipeline job definition (legacy JSON jobs are refused), dropping
+/// the warnings; [`validate`] keeps them.
 pub fn parse(text: &str) -> Result<JobDefinition, JobDefinitionError> {
-    let tree = yaml::parse(text).map_err(|e| JobDefinitionError {
+    judge(text).map(|v| v.definition)
+}
+
+/// LAVA 2020.05's verdict on a job definition: `Ok` with the definition and the warnings
+/// of LAVA's dispatcher-side schema when `scheduler.submit_job` would accept it (in a lab
+/// that has the device types, devices, tags, groups and users it names), else
+/// [`crate::Error::JobDefinition`] naming the key path, the line and LAVA's reason.
+pub fn validate(text: &str) -> crate::Result<Validated> {
+    Ok(judge(text)?)
+}
+
+/// What LAVA's `scheduler.jobs.validate(definition, strict)` answers: `None` when
+/// `lava_common.schemas.validate` passes, else its first issue. A text that is not YAML is
+/// an error, as it is for LAVA.
+pub fn dispatcher_schema_issue(text: &str, strict: bool) -> crate::Result<Option<SchemaIssue>> {
+    let tree = read(text)?;
+    Ok(warnings::first_issue(&tree, strict).map(|e| SchemaIssue {
+        path: format!(
+            "[{}]",
+            e.path
+                .iter()
+                .map(|s| match s {
+                    schema::Step::Key { text, .. } => python::repr_str(text),
+                    schema::Step::Index(i) => i.to_string(),
+                    schema::Step::Virtual(g) => format!("<{g}>"),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        message: e.msg,
+        line: (e.line > 0).then_some(e.line),
+    }))
+}
+
+fn read(text: &str) -> Result<Node, JobDefinitionError> {
+    yaml::parse(text).map_err(|e| JobDefinitionError {
         path: "(document)".into(),
-        message: format!("not valid YAML: {}", e.message),
+        message: match e.python_exception {
+            Some(class) => format!("{class}: {}", e.message),
+            None => format!("Loading job submission failed: {}.", e.message),
+        },
         line: e.line,
-    })?;
-    validate::definition(tree)
+    })
+}
+
+fn judge(text: &str) -> Result<Validated, JobDefinitionError> {
+    validate::definition(read(text)?)
 }
 
 impl JobDefinition {

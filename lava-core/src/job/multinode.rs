@@ -8,6 +8,8 @@
 //! role's other keys such as `tags`, and the protocol's own keys such as `timeout`). That is
 //! what LAVA 2020.05's `split_multinode_yaml` produces.
 
+use super::python;
+use super::submission::contains_value;
 use super::yaml::{emit, Node, Value};
 use super::{JobDefinition, JobDefinitionError};
 use std::collections::{BTreeMap, BTreeSet};
@@ -118,24 +120,27 @@ pub fn split_multinode(
         }
     }
 
+    let role_entries = role_nodes.as_map().unwrap_or_default();
     let mut sub_jobs = Vec::new();
     let mut sub_id: u32 = 0;
     for role in roles {
-        let role_node = role_nodes.get(&role.name).ok_or_else(|| {
-            error(
-                format!("protocols.lava-multinode.roles.{}", role.name),
-                "missing".into(),
-            )
-        })?;
+        let role_node = role_entries
+            .iter()
+            .find(|(k, _)| python::str(&k.value) == role.name)
+            .ok_or_else(|| {
+                error(
+                    format!("protocols.lava-multinode.roles.{}", role.name),
+                    "missing".into(),
+                )
+            })?;
+        let (role_key, role_node) = (&role_node.0, &role_node.1);
+        // LAVA's `role in value["role"]`: list membership, a key of a mapping, or a
+        // substring of a string.
         let role_actions: Vec<Node> = actions
             .iter()
             .filter_map(|action| {
                 let (key, body) = action.as_map()?.first()?;
-                let listed = body
-                    .get("role")?
-                    .as_seq()?
-                    .iter()
-                    .any(|r| r.as_str() == Some(role.name.as_str()));
+                let listed = contains_value(body.get("role")?, role_key).ok()?;
                 listed.then(|| {
                     let mut body = body.clone();
                     body.insert("role", string(&role.name));

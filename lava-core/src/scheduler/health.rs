@@ -80,20 +80,26 @@ pub fn health_check_due(
 /// refuses `visibility: {group: [...]}` naming no existing group; the scheduler does not
 /// know the lab's groups and leaves that to the job's creation.)
 pub fn health_check_problem(definition: &str) -> Option<String> {
-    // Only three top-level keys matter: reading just those (the rest is skipped, not
-    // built into a tree) keeps this a small part of a pass.
-    let head: Head =
-        match serde_saphyr::from_str_with_options(definition, crate::job::yaml::pyyaml_options()) {
-            Ok(head) => head,
-            Err(e) => return Some(format!("not a YAML mapping: {}", e.without_snippet())),
-        };
-    let Some(job_name) = head.job_name else {
+    use crate::job::yaml::{self, Value};
+    // Read as LAVA reads it (PyYAML's safe loader): types, repeated keys and merge keys
+    // come out as in Python.
+    let tree = match yaml::parse(definition) {
+        Ok(tree) => tree,
+        Err(e) => {
+            let line = e.line.map(|l| format!(" (line {l})")).unwrap_or_default();
+            return Some(format!("not valid YAML: {}{line}", e.message));
+        }
+    };
+    if tree.as_map().is_none() {
+        return Some(format!("expected a mapping, found {}", tree.value.kind()));
+    }
+    let Some(job_name) = tree.get("job_name") else {
         return Some("job_name: missing".into());
     };
-    if head.visibility.is_none() {
+    if tree.get("visibility").is_none() {
         return Some("visibility: missing".into());
     }
-    if let Scalar::String(name) = job_name {
+    if let Value::String(name) = &job_name.value {
         let length = name.chars().count();
         if length > 200 {
             return Some(format!(
@@ -101,112 +107,20 @@ pub fn health_check_problem(definition: &str) -> Option<String> {
             ));
         }
     }
-    match head.priority {
+    match tree.get("priority").map(|p| &p.value) {
         // Python's bool is an int: `priority: yes` is 1.
-        None | Some(Scalar::Bool) => None,
-        Some(Scalar::Int(n)) if (0..=100).contains(&n) => None,
-        Some(Scalar::Int(n)) => Some(format!("priority: {n} is not within 0..100")),
-        Some(Scalar::String(s)) if crate::model::Priority::from_name(&s).is_some() => None,
-        Some(Scalar::String(s)) => Some(format!(
+        None | Some(Value::Bool(_)) => None,
+        Some(Value::Int(n)) if (0..=100).contains(n) => None,
+        Some(Value::Int(n)) => Some(format!("priority: {n} is not within 0..100")),
+        Some(Value::BigInt(n)) => Some(format!("priority: {n} is not within 0..100")),
+        Some(Value::String(s)) if crate::model::Priority::from_name(s).is_some() => None,
+        Some(Value::String(s)) => Some(format!(
             "priority: expected 0..100, low, medium or high, found {s:?}"
         )),
         Some(other) => Some(format!(
             "priority: expected 0..100, low, medium or high, found {}",
             other.kind()
         )),
-    }
-}
-
-/// The top-level keys of a health-check definition that LAVA looks at when it creates the
-/// job; a key present with a null value is `Some(Scalar::Null)`.
-#[derive(serde::Deserialize)]
-struct Head {
-    #[serde(default, deserialize_with = "present")]
-    job_name: Option<Scalar>,
-    #[serde(default, deserialize_with = "present")]
-    visibility: Option<Scalar>,
-    #[serde(default, deserialize_with = "present")]
-    priority: Option<Scalar>,
-}
-
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Scalar>, D::Error> {
-    serde::Deserialize::deserialize(d).map(Some)
-}
-
-/// A YAML value, with only what the checks need of it.
-enum Scalar {
-    Null,
-    Bool,
-    Int(i128),
-    Float,
-    String(String),
-    Seq,
-    Map,
-}
-
-impl Scalar {
-    fn kind(&self) -> &'static str {
-        match self {
-            Scalar::Null => "null",
-            Scalar::Bool => "a boolean",
-            Scalar::Int(_) => "an integer",
-            Scalar::Float => "a float",
-            Scalar::String(_) => "a string",
-            Scalar::Seq => "a list",
-            Scalar::Map => "a mapping",
-        }
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Scalar {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Scalar;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a YAML value")
-            }
-            fn visit_unit<E>(self) -> Result<Scalar, E> {
-                Ok(Scalar::Null)
-            }
-            fn visit_none<E>(self) -> Result<Scalar, E> {
-                Ok(Scalar::Null)
-            }
-            fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Scalar, D::Error> {
-                <Scalar as serde::Deserialize>::deserialize(d)
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Scalar, E> {
-                Ok(Scalar::Bool)
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<Scalar, E> {
-                Ok(Scalar::Int(v.into()))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Scalar, E> {
-                Ok(Scalar::Int(v.into()))
-            }
-            fn visit_i128<E>(self, v: i128) -> Result<Scalar, E> {
-                Ok(Scalar::Int(v))
-            }
-            fn visit_u128<E>(self, v: u128) -> Result<Scalar, E> {
-                Ok(i128::try_from(v).map_or(Scalar::Float, Scalar::Int))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Scalar, E> {
-                Ok(Scalar::Float)
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Scalar, E> {
-                Ok(Scalar::String(v.to_owned()))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Scalar::Seq)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(Scalar::Map)
-            }
-        }
-        d.deserialize_any(V)
     }
 }
 
@@ -248,9 +162,9 @@ mod tests {
             "a null visibility is present: LAVA accepts it"
         );
         for (text, problem) in [
-            ("job_name: [unclosed\n", "unclosed bracket"),
-            ("- a list\n", "not a YAML mapping"),
-            ("", "job_name: missing"),
+            ("job_name: [unclosed\n", "not valid YAML"),
+            ("- a list\n", "expected a mapping, found a list"),
+            ("", "expected a mapping, found null"),
             ("visibility: public\n", "job_name: missing"),
             ("job_name: x\n", "visibility: missing"),
             (

@@ -152,6 +152,6 @@ pub(super) async fn set_template(call: &Call<'_>) -> Result<Value, Fault> {
     let config = p.text(1, "config")?;
     call.require("change_devicetype")?;
     check_template_name(&name)?;
-    call.lab.set_device_type_template(&name, &config)?;
+    call.lab.set_device_type_template(&name, &config).await?;
     Ok(Value::Nil)
 }

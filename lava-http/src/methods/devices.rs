@@ -245,9 +245,13 @@ pub(super) async fn set_dictionary(call: &Call<'_>) -> Result<Value, Fault> {
             tracing::warn!(path = %path.display(), "cannot write the device dictionary: {source}");
             Ok(Value::Bool(false))
         }
-        Err(e @ (LabError::Template(_) | LabError::Invalid(_))) => Err(Fault::bad_request(
-            format!("Invalid device dictionary for '{hostname}': {e}"),
-        )),
+        Err(
+            e @ (LabError::Template(_)
+            | LabError::Invalid(_)
+            | LabError::DeviceConfiguration { .. }),
+        ) => Err(Fault::bad_request(format!(
+            "Invalid device dictionary for '{hostname}': {e}"
+        ))),
         Err(e) => Err(e.into()),
     }
 }

@@ -83,13 +83,11 @@ pub(super) async fn submit(call: &Call<'_>) -> Result<Value, Fault> {
         Err(LabError::JobDefinition(e)) if e.path == "(document)" => Err(Fault::bad_request(
             format!("Decoding job submission failed: {}.", e.message),
         )),
-        // LAVA's words: voluptuous's message and path, then the line.
+        // LAVA's words (the message names the path as voluptuous does), then the line.
         Err(LabError::JobDefinition(e)) => {
-            let keys = path_keys(&e.path);
-            let at: String = keys.iter().map(|k| format!("[{k}]")).collect();
             let line = e.line.map(|l| format!(" (line {l})")).unwrap_or_default();
             Err(Fault::bad_request(format!(
-                "Problem with submitted job data: {} @ data{at}{line}",
+                "Problem with submitted job data: {}{line}",
                 e.message
             )))
         }
@@ -251,62 +249,33 @@ pub(super) async fn validate(call: &Call<'_>) -> Result<Value, Fault> {
     let p = &call.params;
     p.at_most(2)?;
     let definition = p.text(0, "definition")?;
-    // LAVA's `strict` refuses unknown keys; lava-rs's schema always does.
-    p.bool_or(1, "strict", false)?;
-    Ok(match call.lab.validate(&definition) {
-        Ok(_) => Value::Struct(Vec::new()),
-        Err(LabError::JobDefinition(e)) if e.path == "(document)" => {
+    let strict = p.bool_or(1, "strict", false)?;
+    // LAVA answers with its dispatcher-side schema here, not with the submission checks.
+    Ok(match call.lab.schema_issue(&definition, strict) {
+        Ok(None) => Value::Struct(Vec::new()),
+        Ok(Some(issue)) => {
+            let message = match issue.line {
+                Some(line) => format!("{} (line {line})", issue.message),
+                None => issue.message,
+            };
+            StructBuilder::new()
+                .field("path", Value::String(issue.path))
+                .field("msg", Value::String(message))
+                .build()
+        }
+        Err(LabError::JobDefinition(e)) => {
             return Err(Fault::bad_request(format!(
                 "Decoding job submission failed: {}.",
                 e.message
             )))
         }
-        Err(LabError::JobDefinition(e)) => {
-            let message = match e.line {
-                Some(line) => format!("{} (line {line})", e.message),
-                None => e.message,
-            };
-            StructBuilder::new()
-                .field("path", Value::String(python_path(&e.path)))
-                .field("msg", Value::String(message))
-                .build()
-        }
         Err(e) => return Err(e.into()),
     })
 }
 
-/// The keys of a key path (`actions[2].deploy`) as Python prints them: `'actions'`, `2`,
-/// `'deploy'`.
-fn path_keys(dotted: &str) -> Vec<String> {
-    let mut keys = Vec::new();
-    for part in dotted.split('.').filter(|k| !k.is_empty()) {
-        let (name, mut rest) = part.split_once('[').map_or((part, ""), |(n, r)| (n, r));
-        if !name.is_empty() {
-            keys.push(format!("'{name}'"));
-        }
-        while let Some((index, after)) = rest.split_once(']') {
-            keys.push(index.to_owned());
-            rest = after.strip_prefix('[').unwrap_or(after);
-        }
-    }
-    keys
-}
-
-/// A key path as Python prints the list of its keys: `['timeouts', 'job']`.
-fn python_path(dotted: &str) -> String {
-    format!("[{}]", path_keys(dotted).join(", "))
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{job_name, python_path};
-
-    #[test]
-    fn key_paths_print_as_python_lists() {
-        assert_eq!(python_path("timeouts.job"), "['timeouts', 'job']");
-        assert_eq!(python_path("job_name"), "['job_name']");
-        assert_eq!(python_path("actions[2].deploy"), "['actions', 2, 'deploy']");
-    }
+    use super::job_name;
 
     #[test]
     fn job_names() {

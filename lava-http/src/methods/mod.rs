@@ -86,6 +86,7 @@ impl From<LabError> for Fault {
             }
             LabError::PermissionDenied(why) => Fault::forbidden(why),
             e @ (LabError::Invalid(_)
+            | LabError::DeviceConfiguration { .. }
             | LabError::WorkerName(_)
             | LabError::Template(_)
             | LabError::Transition(_)) => Fault::bad_request(e.to_string()),

@@ -201,7 +201,7 @@ impl Lab {
             "scheduler.device_types.set_template",
             &[
                 s("qemu"),
-                s("device_type: qemu\n{% block body %}{% endblock %}\n"),
+                s("commands: {connect: telnet localhost 7000}\nactions: {}\ntimeouts: {}\n{% block body %}{% endblock %}\n"),
             ],
         )
         .await;

@@ -1,4 +1,4 @@
-"""Job definitions: validation as LAVA's submission schema, and multinode splitting."""
+"""Job definitions: LAVA 2020.05's submission verdict with dispatcher-side warnings, and multinode splitting."""
 
 from typing import Any, Dict, List, Optional, TypedDict, Union
 
@@ -10,6 +10,11 @@ class Role(TypedDict):
     count: int
     tags: List[str]
 
+class Warning(TypedDict):
+    path: str
+    message: str
+    line: Optional[int]
+
 class JobDefinition(TypedDict):
     job_name: str
     device_type: Optional[str]
@@ -19,6 +24,7 @@ class JobDefinition(TypedDict):
     job_timeout: float
     multinode: Optional[List[Role]]
     definition: Dict[str, Any]
+    warnings: List[Warning]
 
 class SubJob(TypedDict):
     role: str
@@ -28,7 +34,9 @@ class SubJob(TypedDict):
     definition: str
 
 def validate(text: str) -> JobDefinition:
-    """Validate a job definition. Raises lava_rs.JobDefinitionError (field, line)."""
+    """Judge a job definition as LAVA 2020.05's submission does; what its dispatcher side
+    will refuse comes back in "warnings". Raises lava_rs.JobDefinitionError (field, line,
+    LAVA's reason)."""
 
 def split_multinode(text: str, target_group: str) -> List[SubJob]:
     """One sub-job per role and count; [] for a job without lava-multinode."""

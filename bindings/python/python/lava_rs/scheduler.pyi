@@ -44,7 +44,9 @@ model instance, read as it is:
 Each callable takes a device item as the snapshot gave it (e.g. a Django ``Device``):
 ``is_valid(device) -> bool``, ``health_check(device) -> str | None``,
 ``vlan_interfaces(device) -> {interface: {"tags": [...]}} | None``. They are called only
-for the devices the pass uses, at most once each per pass.
+for the devices the pass uses, at most once each per pass, and replace the snapshot's
+``valid_dictionaries``, ``health_checks`` (and the types' definitions) and
+``vlan_interfaces`` respectively.
 """
 
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, TypedDict
