@@ -14,9 +14,7 @@ def render_example(lab, context=None):
 
 def test_render_example_dictionary(lab):
     yaml = render_example(lab)
-    assert yaml.startswith("device_type: shell\n")
-    # No context: the render contract adds nothing, so hostname is empty.
-    assert "\nhostname: \n" in yaml
+    assert yaml.startswith("constants:\n")
     assert "echo hello from lava-rs" in yaml
 
 
@@ -26,10 +24,7 @@ def test_render_accepts_path_objects(lab):
 
 
 def test_render_with_dict_context(lab):
-    yaml = render_example(
-        lab, {"scheduled_device_name": "shell-01", "extra_kernel_args": "quiet"}
-    )
-    assert "\nhostname: shell-01\n" in yaml
+    yaml = render_example(lab, {"extra_kernel_args": "quiet"})
     assert "\nextra_kernel_args: quiet\n" in yaml
     assert "extra_kernel_args" not in render_example(lab)
 
