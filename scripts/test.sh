@@ -7,7 +7,8 @@
 #   cargo fmt --check; cargo clippy -D warnings; cargo test (all crates, PostgreSQL included,
 #   the real LAVA 2020.05 slave against lava-master); the template conformance check against
 #   LAVA's own device-type templates and Python Jinja2; the Python bindings' pytest suite;
-#   lavacli against the XML-RPC API (SQLite and PostgreSQL stores).
+#   lava_rs inside LAVA 2020.05's server (scripts/django-test.sh); lavacli against the
+#   XML-RPC API (SQLite and PostgreSQL stores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,6 +44,9 @@ cargo test --workspace --locked
 
 echo "== Python bindings (maturin wheel in a venv, pytest)"
 bindings/python/test.sh
+
+echo "== lava_rs inside LAVA 2020.05's Django server (LAVA's tests, lava-rs-master, LAVA's slave)"
+scripts/django-test.sh
 
 echo "== template conformance (lava-rs vs Python Jinja2 on LAVA's templates)"
 scripts/templates-conformance.sh

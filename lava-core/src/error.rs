@@ -11,6 +11,10 @@ pub enum Error {
     /// A job definition that cannot be accepted (names the field and, where known, the line).
     #[error(transparent)]
     JobDefinition(#[from] crate::job::JobDefinitionError),
+    /// A `lava-vland` request or a device's interface list that cannot be read (names the
+    /// key path).
+    #[error(transparent)]
+    Vland(#[from] crate::scheduler::VlandError),
     /// A rendered device configuration that LAVA's scheduler would refuse (names the key
     /// and the line).
     #[error(transparent)]

@@ -84,6 +84,8 @@ impl Lab {
             valid_dictionaries,
             legacy_jobs,
             now: self.now(),
+            // Per-device health checks, permissions and VLANs: not read from the store yet.
+            ..LabSnapshot::default()
         };
         let order = DeviceOrder::Shuffled {
             seed: self.random().next_u64(),

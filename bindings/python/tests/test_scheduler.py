@@ -36,12 +36,19 @@ def assigned(decisions):
     return {a["job"]: (a["device"], a["state"]) for a in decisions["assignments"]}
 
 
+HC = "job_name: hc\nvisibility: public\n"
+
+
 def test_empty_lab_decides_nothing():
     assert scheduler.schedule({"now": NOW}) == {
         "assignments": [],
         "health_checks": [],
         "device_health": [],
         "waiting_groups": [],
+        "started_groups": [],
+        "available_devices": {},
+        "skipped_devices": [],
+        "waiting_jobs": [],
     }
 
 
@@ -98,18 +105,18 @@ def test_invalid_dictionary_sends_device_to_bad():
 
 def test_health_check_never_run_is_due():
     snapshot = lab(devices=["qemu-01"])
-    snapshot["device_types"][0]["health_check_definition"] = "job_name: hc\n"
+    snapshot["device_types"][0]["health_check_definition"] = HC
     [check] = scheduler.schedule(snapshot)["health_checks"]
     assert check["reason"] == "device never ran a health check"
 
 
 def test_health_check_due_on_unknown_device():
     snapshot = lab(devices=["qemu-01"], jobs=[job(1)])
-    snapshot["device_types"][0]["health_check_definition"] = "job_name: hc\n"
+    snapshot["device_types"][0]["health_check_definition"] = HC
     snapshot["devices"][0]["health"] = "Unknown"
     decisions = scheduler.schedule(snapshot)
     assert [c["device"] for c in decisions["health_checks"]] == ["qemu-01"]
-    assert decisions["health_checks"][0]["definition"] == "job_name: hc\n"
+    assert decisions["health_checks"][0]["definition"] == HC
     assert decisions["health_checks"][0]["reason"]
     # The check holds the device: the queued job waits.
     assert assigned(decisions) == {}
@@ -117,7 +124,7 @@ def test_health_check_due_on_unknown_device():
 
 def test_recent_health_check_is_not_due():
     snapshot = lab(devices=["qemu-01"], jobs=[job(1)])
-    snapshot["device_types"][0]["health_check_definition"] = "job_name: hc\n"
+    snapshot["device_types"][0]["health_check_definition"] = HC
     snapshot["devices"][0]["last_health_report_job"] = 99
     snapshot["last_health_checks"] = {
         "qemu-01": {"job": 99, "submit_time": NOW - 60, "jobs_since": 0}
@@ -213,3 +220,385 @@ def test_bad_snapshot_names_the_field(mutate, field):
     assert isinstance(info.value, lava_rs.LavaError)
     assert info.value.field == field
     assert field in str(info.value)
+
+
+# ---- LAVA's two halves, and the available devices. ----
+
+
+def test_health_check_pass_returns_lavas_available_devices():
+    snapshot = lab(devices=["qemu-01", "qemu-02"], jobs=[job(1)])
+    snapshot["device_types"][0]["health_check_definition"] = HC
+    snapshot["devices"][0]["health"] = "Unknown"
+    snapshot["devices"][1]["last_health_report_job"] = 7
+    snapshot["last_health_checks"] = {
+        "qemu-02": {"job": 7, "submit_time": NOW - 60, "jobs_since": 0}
+    }
+    decisions = scheduler.schedule_health_checks(snapshot)
+    assert [c["device"] for c in decisions["health_checks"]] == ["qemu-01"]
+    assert decisions["available_devices"] == {"qemu": ["qemu-02"]}
+    # The health-check half assigns no job and explains nothing.
+    assert decisions["assignments"] == [] and decisions["waiting_jobs"] == []
+
+
+def test_job_pass_offers_only_the_given_devices():
+    snapshot = lab(jobs=[job(1), job(2, submit=1)])
+    decisions = scheduler.schedule_jobs(snapshot, {"qemu": ["qemu-02"]})
+    assert assigned(decisions) == {1: ("qemu-02", "Scheduled")}
+    [waiting] = decisions["waiting_jobs"]
+    assert waiting["job"] == 2 and waiting["reason"] == "not_offered"
+    assert waiting["free"] == 1
+    with pytest.raises(lava_rs.SchedulerError) as info:
+        scheduler.schedule_jobs(snapshot, {"qemu": "qemu-02"})
+    assert info.value.field == "available_devices"
+
+
+def test_device_types_is_lavas_available_dt():
+    snapshot = lab(jobs=[job(1)])
+    snapshot["device_types"].append({"name": "panda"})
+    decisions = scheduler.schedule(snapshot, device_types=["panda"])
+    assert decisions["assignments"] == []
+    assert decisions["available_devices"] == {"panda": []}
+
+
+# ---- Health checks per device. ----
+
+
+def test_health_checks_per_device_and_invalid_ones():
+    snapshot = lab(devices=["qemu-01", "qemu-02", "qemu-03"], jobs=[job(1)])
+    for device in snapshot["devices"]:
+        device["health"] = "Unknown"
+    snapshot["health_checks"] = {
+        "qemu-01": HC,
+        "qemu-02": None,  # no health check: available, takes the job
+        "qemu-03": "job_name: no visibility\n",
+    }
+    decisions = scheduler.schedule(snapshot)
+    assert [c["device"] for c in decisions["health_checks"]] == ["qemu-01"]
+    assert assigned(decisions) == {1: ("qemu-02", "Scheduled")}
+    [bad] = decisions["device_health"]
+    assert (bad["device"], bad["to"], bad["reason"]) == ("qemu-03", "Bad", "Invalid health check")
+    assert bad["detail"] == "visibility: missing"
+    assert scheduler.health_check_problem(HC) is None
+    assert scheduler.health_check_problem("job_name: x\n") == "visibility: missing"
+
+
+def test_health_check_callable_gets_the_device_item():
+    snapshot = lab(devices=["qemu-01", "qemu-02"])
+    for device in snapshot["devices"]:
+        device["health"] = "Unknown"
+    asked = []
+
+    def health_check(device):
+        asked.append(device["hostname"])
+        return HC if device["hostname"] == "qemu-02" else None
+
+    decisions = scheduler.schedule(snapshot, health_check=health_check)
+    assert asked == ["qemu-01", "qemu-02"]
+    assert [c["device"] for c in decisions["health_checks"]] == ["qemu-02"]
+    with pytest.raises(lava_rs.SchedulerError) as info:
+        scheduler.schedule(snapshot, health_check=lambda device: 42)
+    assert info.value.field == "health_check(qemu-01)"
+
+
+# ---- Dictionaries checked lazily. ----
+
+
+def test_is_valid_is_asked_only_for_devices_the_pass_uses():
+    snapshot = lab(devices=["qemu-01", "qemu-02", "qemu-03"], jobs=[job(1)])
+    snapshot["devices"][1]["state"] = "Running"
+    snapshot["devices"][2]["health"] = "Maintenance"
+    asked = []
+
+    def is_valid(device):
+        asked.append(device["hostname"])
+        return True
+
+    decisions = scheduler.schedule(snapshot, is_valid=is_valid)
+    assert asked == ["qemu-01"]
+    assert assigned(decisions) == {1: ("qemu-01", "Scheduled")}
+    decisions = scheduler.schedule(snapshot, is_valid=lambda device: False)
+    assert decisions["device_health"][0]["reason"] == "Invalid device configuration"
+
+
+def test_a_callable_that_raises_fails_the_pass():
+    def broken(device):
+        raise RuntimeError("template missing")
+
+    with pytest.raises(RuntimeError, match="template missing"):
+        scheduler.schedule(lab(jobs=[job(1)]), is_valid=broken)
+    with pytest.raises(lava_rs.SchedulerError) as info:
+        scheduler.schedule(lab(), is_valid=42)
+    assert info.value.field == "is_valid"
+
+
+# ---- Permissions. ----
+
+
+def test_restricted_device_takes_only_its_groups_jobs():
+    snapshot = lab(
+        jobs=[job(1, submitter="outsider", priority=100), job(2, submit=1, submitter="alice")]
+    )
+    snapshot["permissions"] = {
+        "users": {"alice": {"groups": ["lab"]}},
+        "devices": {"qemu-01": [("lab", "submit_to_device")]},
+    }
+    decisions = scheduler.schedule(snapshot)
+    assert assigned(decisions) == {
+        1: ("qemu-02", "Scheduled"),
+        2: ("qemu-01", "Scheduled"),
+    }
+    snapshot["devices"].pop()
+    snapshot["jobs"].pop()
+    [waiting] = scheduler.schedule(snapshot)["waiting_jobs"]
+    assert waiting["reason"] == "not_allowed"
+    assert (waiting["submitter"], waiting["devices"]) == ("outsider", 1)
+
+
+@dataclasses.dataclass
+class Named:
+    name: str
+
+
+@dataclasses.dataclass
+class Permission:
+    codename: str
+
+
+@dataclasses.dataclass
+class Grant:
+    """LAVA's GroupDevicePermission row."""
+
+    group: Named
+    permission: Permission
+
+
+class Manager:
+    """A Django related manager: iterate it through .all()."""
+
+    def __init__(self, items):
+        self.items = list(items)
+
+    def all(self):
+        return list(self.items)
+
+
+@dataclasses.dataclass
+class User:
+    username: str
+    groups: Manager
+    is_superuser: bool = False
+    is_active: bool = True
+    global_permissions: tuple = ()
+
+    def get_all_permissions(self):
+        return set(self.global_permissions)
+
+
+def test_permissions_as_django_rows():
+    alice = User("alice", Manager([Named("lab")]))
+    root = User("root", Manager([]), global_permissions=("lava_scheduler_app.submit_to_device",))
+    snapshot = lab(devices=["qemu-01"], jobs=[job(1, submitter=root, priority=100), job(2, submitter=alice)])
+    snapshot["permissions"] = {
+        "users": {"alice": alice, "root": root},
+        "devices": {"qemu-01": Manager([Grant(Named("lab"), Permission("submit_to_device"))])},
+    }
+    # root holds submit_to_device globally: its better job runs.
+    assert assigned(scheduler.schedule(snapshot)) == {1: ("qemu-01", "Scheduled")}
+    snapshot["permissions"]["devices"]["qemu-01"] = [("lab", "delete_device")]
+    with pytest.raises(lava_rs.SchedulerError) as info:
+        scheduler.schedule(snapshot)
+    assert info.value.field == "permissions.devices['qemu-01'][0].permission"
+
+
+# ---- lava-vland. ----
+
+VLAN_JOB = """job_name: vlan
+visibility: public
+protocols:
+  lava-vland:
+    vlan_one:
+      tags: [10G]
+"""
+
+
+def test_vland_jobs_need_matching_interfaces():
+    snapshot = lab(jobs=[job(1, definition=VLAN_JOB)])
+    snapshot["vlan_interfaces"] = {"qemu-02": {"eth0": {"tags": None}, "eth1": {"tags": ["10G"]}}}
+    assert assigned(scheduler.schedule(snapshot)) == {1: ("qemu-02", "Scheduled")}
+    del snapshot["vlan_interfaces"]
+    seen = []
+
+    def interfaces(device):
+        seen.append(device["hostname"])
+        return {"eth1": {"tags": ["1G"]}}
+
+    decisions = scheduler.schedule(snapshot, vlan_interfaces=interfaces)
+    assert decisions["assignments"] == []
+    assert seen == ["qemu-01", "qemu-02"]
+    assert decisions["waiting_jobs"][0]["reason"] == "no_vlan_interfaces"
+    snapshot["jobs"][0]["definition"] = VLAN_JOB.replace("tags: [10G]", "speed: 10G")
+    with pytest.raises(lava_rs.SchedulerError) as info:
+        scheduler.schedule(snapshot)
+    assert info.value.field == "jobs[0].definition"
+
+
+# ---- Multinode roles, and explanations. ----
+
+
+def test_started_group_carries_lavas_roles():
+    decisions = scheduler.schedule(lab(jobs=[multinode(1, "server"), multinode(2, "client")]))
+    assert decisions["started_groups"] == [
+        {"group": "g1", "roles": {"1": "server", "2": "client"}}
+    ]
+
+
+def test_a_group_with_a_finished_sub_job_never_starts():
+    gone = multinode(3, "client")
+    gone["state"] = "Finished"
+    decisions = scheduler.schedule(lab(jobs=[multinode(1, "server"), multinode(2, "client"), gone]))
+    assert {state for _, state in assigned(decisions).values()} == {"Scheduling"}
+    [group] = decisions["waiting_groups"]
+    assert group["blocking"] == [(3, "Finished")]
+    reasons = {w["job"]: w for w in decisions["waiting_jobs"]}
+    assert reasons[1]["reason"] == "multinode_group_incomplete"
+    assert reasons[1]["blocking"] == [(3, "Finished")]
+
+
+def test_waiting_jobs_carry_their_numbers():
+    snapshot = lab(devices=["qemu-01"], jobs=[job(1), job(2, submit=1), job(3, submit=2, priority=100)])
+    decisions = scheduler.schedule(snapshot)
+    assert assigned(decisions) == {3: ("qemu-01", "Scheduled")}
+    first, second = decisions["waiting_jobs"]
+    assert first == {
+        "job": 1,
+        "reason": "all_devices_busy",
+        "message": "the only 'qemu' device that can run it is busy; the job is 1st in the "
+        "'qemu' queue",
+        "device_type": "qemu",
+        "busy": 1,
+        "position": 1,
+        "higher_priority_ahead": 0,
+    }
+    assert (second["job"], second["position"]) == (2, 2)
+    snapshot["devices"][0]["health"] = "Bad"
+    reasons = scheduler.schedule(snapshot)["waiting_jobs"]
+    assert reasons[0]["health"] == {"Bad": 1}
+    assert scheduler.schedule(snapshot, explain=False)["waiting_jobs"] == []
+
+
+# ---- LAVA's Django model instances, as they are. ----
+
+
+@dataclasses.dataclass
+class DjangoDeviceType:
+    name: str
+    health_frequency: int = 24
+    health_denominator: int = 0
+    disable_health_check: bool = False
+    display: bool = True
+    description: str = None
+
+
+@dataclasses.dataclass
+class DjangoWorker:
+    hostname: str
+    state: int = 0
+    health: int = 0
+    job_limit: int = 0
+
+
+@dataclasses.dataclass
+class DjangoDevice:
+    hostname: str
+    device_type: DjangoDeviceType
+    worker_host: DjangoWorker
+    tags: Manager
+    state: int = 0
+    health: int = 0
+    last_health_report_job: object = None
+
+
+@dataclasses.dataclass
+class DjangoUser:
+    username: str
+
+
+@dataclasses.dataclass
+class DjangoJob:
+    pk: int
+    submitter: DjangoUser
+    requested_device_type: DjangoDeviceType
+    tags: Manager
+    submit_time: datetime.datetime
+    definition: str = "job_name: j\nvisibility: public\n"
+    target_group: str = None
+    state: int = 0
+    priority: int = 50
+    actual_device: object = None
+    health_check: bool = False
+
+
+def test_django_model_instances_are_read_as_they_are():
+    qemu = DjangoDeviceType("qemu")
+    worker = DjangoWorker("worker-1")
+    now = datetime.datetime.fromtimestamp(NOW, tz=datetime.timezone.utc)
+    devices = [
+        DjangoDevice("qemu-01", qemu, worker, Manager([Named("usb")])),
+        DjangoDevice("qemu-02", qemu, DjangoWorker("worker-2", state=1), Manager([Named("usb")])),
+    ]
+    sub = "job_name: mn\nvisibility: public\nprotocols:\n  lava-multinode:\n    role: server\n"
+    jobs = [
+        DjangoJob(1, DjangoUser("alice"), qemu, Manager([Named("usb")]), now),
+        DjangoJob(2, DjangoUser("bob"), qemu, Manager([]), now, definition=sub, target_group="g"),
+    ]
+    snapshot = {
+        "device_types": [qemu],
+        "devices": devices,
+        "workers": [worker, DjangoWorker("worker-2", state=1)],
+        "jobs": jobs,
+        "now": now,
+        "permissions": {"users": {"alice": {"groups": ["lab"]}},
+                        "devices": {"qemu-01": [("lab", "submit_to_device")]}},
+    }
+    decisions = scheduler.schedule(snapshot)
+    # alice (the submitter's username) may use qemu-01, bob may not; qemu-02's worker
+    # (worker_host) is offline. Job 2 is a sub-job of group g, role server (read from its
+    # definition): alone in its group, it would start at once on a device.
+    assert assigned(decisions) == {1: ("qemu-01", "Scheduled")}
+    [waiting] = decisions["waiting_jobs"]
+    assert waiting["job"] == 2
+    assert (waiting["reason"], waiting["offline"], waiting["at_job_limit"]) == (
+        "workers_unavailable",
+        1,
+        0,
+    )
+    devices[1].worker_host = worker
+    decisions = scheduler.schedule(snapshot)
+    assert assigned(decisions) == {1: ("qemu-01", "Scheduled"), 2: ("qemu-02", "Scheduled")}
+    assert decisions["started_groups"] == [{"group": "g", "roles": {"2": "server"}}]
+
+
+@pytest.mark.parametrize(
+    "mutate,field",
+    [
+        (lambda s: setattr(s["devices"][0], "device_type", object()), "devices[0].device_type"),
+        (lambda s: setattr(s["devices"][0], "worker_host", 3), "devices[0].worker_host"),
+        (lambda s: setattr(s["jobs"][0], "submitter", 7), "jobs[0].submitter"),
+        (lambda s: setattr(s["jobs"][0], "tags", 5), "jobs[0].tags"),
+        (lambda s: setattr(s["jobs"][0], "target_group", "g"), "jobs[0].definition"),
+    ],
+)
+def test_django_values_of_the_wrong_kind_name_the_field(mutate, field):
+    qemu = DjangoDeviceType("qemu")
+    now = datetime.datetime.fromtimestamp(NOW, tz=datetime.timezone.utc)
+    snapshot = {
+        "device_types": [qemu],
+        "devices": [DjangoDevice("qemu-01", qemu, DjangoWorker("w"), Manager([]))],
+        "workers": [DjangoWorker("w")],
+        "jobs": [DjangoJob(1, DjangoUser("alice"), qemu, Manager([]), now)],
+        "now": now,
+    }
+    mutate(snapshot)
+    with pytest.raises(lava_rs.SchedulerError) as info:
+        scheduler.schedule(snapshot)
+    assert info.value.field == field

@@ -14,9 +14,7 @@ def render_example(lab, context=None):
 
 def test_render_example_dictionary(lab):
     yaml = render_example(lab)
-    assert yaml.startswith("device_type: shell\n")
-    # No context: the render contract adds nothing, so hostname is empty.
-    assert "\nhostname: \n" in yaml
+    assert yaml.startswith("constants:\n")
     assert "echo hello from lava-rs" in yaml
 
 
@@ -26,10 +24,7 @@ def test_render_accepts_path_objects(lab):
 
 
 def test_render_with_dict_context(lab):
-    yaml = render_example(
-        lab, {"scheduled_device_name": "shell-01", "extra_kernel_args": "quiet"}
-    )
-    assert "\nhostname: shell-01\n" in yaml
+    yaml = render_example(lab, {"extra_kernel_args": "quiet"})
     assert "\nextra_kernel_args: quiet\n" in yaml
     assert "extra_kernel_args" not in render_example(lab)
 
@@ -152,3 +147,62 @@ def test_check_device_not_a_mapping(tmp_path):
     assert check["valid"] is False
     assert check["has_template"] is True
     assert check["error"]
+
+
+def test_environment_renders_as_render(lab):
+    env = templates.Environment([lab / "devices", lab / "device-types"])
+    context = {"extra_kernel_args": "quiet"}
+    assert env.render("shell-01.jinja2", context) == render_example(lab, context)
+    assert env.render("shell-01.jinja2") == render_example(lab)
+    assert env.find("shell.jinja2") is not None
+    assert env.find("nowhere.jinja2") is None
+    assert [str(p) for p in env.search_path] == [str(lab / "devices"), str(lab / "device-types")]
+
+
+@pytest.mark.parametrize("remember", [True, False])
+def test_environment_sees_a_changed_file(tmp_path, remember):
+    (tmp_path / "t.jinja2").write_text("value: {{ v | default(1) }}\n")
+    (tmp_path / "d.jinja2").write_text("{% extends 't.jinja2' %}\n")
+    env = templates.Environment([tmp_path], remember_outputs=remember)
+    assert env.render("d.jinja2") == "value: 1"
+    assert env.render("d.jinja2", {"v": 2}) == "value: 2"
+    (tmp_path / "t.jinja2").write_text("changed: {{ v | default(1) }} and a longer line\n")
+    assert env.render("d.jinja2") == "changed: 1 and a longer line"
+
+
+def test_environment_errors(tmp_path):
+    (tmp_path / "bad.jinja2").write_text("{% if %}\n")
+    env = templates.Environment([tmp_path])
+    with pytest.raises(lava_rs.TemplateError) as missing:
+        env.render("nowhere.jinja2")
+    assert missing.value.kind == "not_found"
+    with pytest.raises(lava_rs.TemplateError) as syntax:
+        env.render("bad.jinja2")
+    assert (syntax.value.kind, syntax.value.line) == ("syntax", 1)
+
+
+def test_dict_context_reads_as_its_yaml_text(tmp_path):
+    """A dict context (read directly) gives what the same data as YAML text gives."""
+    (tmp_path / "d.jinja2").write_text(
+        "{% for k, v in m.items() %}{{ k }}={{ v }};{% endfor %}\n"
+        "{{ l }} {{ f }} {{ b }} {{ big }} {{ t }}\n"
+    )
+    data = {
+        "m": {"z": 1, "a": [1, "x", None], "k": {"nested": True}},
+        "l": (1, 2.5, "three"),
+        "f": 1e16,
+        "b": False,
+        "big": 2**70,
+        "t": "ü \\ '",
+    }
+    as_text = "m: {z: 1, a: [1, x, null], k: {nested: true}}\nl: [1, 2.5, three]\nf: 1.0e+16\n" \
+        "b: false\nbig: %d\nt: \"ü \\\\ '\"\n" % 2**70
+    env = templates.Environment([tmp_path])
+    assert env.render("d.jinja2", data) == env.render("d.jinja2", as_text)
+    assert env.render("d.jinja2", data).startswith("z=1;a=[1, 'x', None];k={'nested': True};")
+
+
+def test_dict_context_none_is_none_as_in_jinja2(tmp_path):
+    (tmp_path / "d.jinja2").write_text("{{ n }}|{{ n is none }}|{{ n is defined }}|{{ [n] }}\n")
+    env = templates.Environment([tmp_path])
+    assert env.render("d.jinja2", {"n": None}) == "None|True|True|[None]"

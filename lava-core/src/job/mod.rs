@@ -32,7 +32,7 @@ pub(crate) mod warnings;
 pub mod yaml;
 
 pub use legacy::{legacy_reason, LEGACY_REASON};
-pub use multinode::{split_multinode, SubJob};
+pub use multinode::{set_multinode_roles, split_multinode, SubJob};
 pub use validate::CONTEXT_VARIABLES;
 
 use crate::model::{Job, JobHealth, JobState, MultinodeMembership, Priority};

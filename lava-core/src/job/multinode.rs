@@ -12,7 +12,7 @@ use super::python;
 use super::submission::contains_value;
 use super::yaml::{emit, Node, Value};
 use super::{JobDefinition, JobDefinitionError};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One sub-job of a multinode group.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +54,33 @@ fn error(path: String, message: String) -> JobDefinitionError {
         message,
         line: None,
     }
+}
+
+/// Writes the group's roles into a sub-job's definition, as LAVA does when the whole group
+/// is placed: `protocols.lava-multinode.roles` becomes `{"<job id>": "<role>"}` for every
+/// sub-job that has a device of its own (dynamic connections are left out). The dispatcher
+/// reads the group's members from it.
+pub fn set_multinode_roles(
+    definition: &str,
+    roles: &BTreeMap<crate::model::JobId, String>,
+) -> Result<String, JobDefinitionError> {
+    let mut tree = super::yaml::parse(definition).map_err(|e| JobDefinitionError {
+        path: "(document)".into(),
+        message: format!("not valid YAML: {}", e.message),
+        line: e.line,
+    })?;
+    let path = "protocols.lava-multinode";
+    let protocol = tree
+        .get_mut("protocols")
+        .and_then(|p| p.get_mut("lava-multinode"))
+        .filter(|p| p.as_map().is_some())
+        .ok_or_else(|| error(path.into(), "missing: not a multinode sub-job".into()))?;
+    let entries = roles
+        .iter()
+        .map(|(id, role)| (string(&id.to_string()), string(role)))
+        .collect();
+    protocol.insert("roles", Node::new(Value::Map(entries)));
+    emit(&tree).map_err(|e| error(path.into(), format!("cannot write the definition: {e}")))
 }
 
 /// Splits `definition` into its sub-jobs for the group `target_group`; a definition without
@@ -195,4 +222,31 @@ pub fn split_multinode(
         }
     }
     Ok(sub_jobs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_are_written_into_the_protocol() {
+        let sub_job =
+            "job_name: mn\nprotocols:\n  lava-multinode:\n    role: server\n    target_group: g\n";
+        let roles: BTreeMap<i64, String> = [(12, "server".into()), (13, "client".into())].into();
+        let text = set_multinode_roles(sub_job, &roles).unwrap();
+        let tree = super::super::yaml::parse(&text).unwrap();
+        let written = tree
+            .get("protocols")
+            .and_then(|p| p.get("lava-multinode"))
+            .and_then(|p| p.get("roles"))
+            .unwrap();
+        assert_eq!(written.get("12").and_then(Node::as_str), Some("server"));
+        assert_eq!(written.get("13").and_then(Node::as_str), Some("client"));
+        // The rest of the definition is kept.
+        assert_eq!(tree.get("job_name").and_then(Node::as_str), Some("mn"));
+
+        let err = set_multinode_roles("job_name: single\n", &roles).unwrap_err();
+        assert_eq!(err.path, "protocols.lava-multinode");
+        assert!(set_multinode_roles("job_name: [\n", &roles).is_err());
+    }
 }

@@ -69,3 +69,125 @@ pub fn health_check_due(
             .then_some(DueReason::HoursElapsed),
     }
 }
+
+/// Why LAVA would fail to create a health-check job from `definition`, if it would: then
+/// the device goes Bad ("Invalid health check") instead of running it.
+///
+/// These are the checks LAVA 2020.05 makes when it creates the job (`_create_pipeline_job`,
+/// not the submission schema): the text is YAML, a mapping, with `job_name` (whose text
+/// fits the 200 characters of `TestJob.description`) and `visibility`, and a `priority`, if
+/// any, that is an integer within 0..100 or one of `low`, `medium`, `high`. (LAVA also
+/// refuses `visibility: {group: [...]}` naming no existing group; the scheduler does not
+/// know the lab's groups and leaves that to the job's creation.)
+pub fn health_check_problem(definition: &str) -> Option<String> {
+    use crate::job::yaml::{self, Value};
+    // Read as LAVA reads it (PyYAML's safe loader): types, repeated keys and merge keys
+    // come out as in Python.
+    let tree = match yaml::parse(definition) {
+        Ok(tree) => tree,
+        Err(e) => {
+            let line = e.line.map(|l| format!(" (line {l})")).unwrap_or_default();
+            return Some(format!("not valid YAML: {}{line}", e.message));
+        }
+    };
+    if tree.as_map().is_none() {
+        return Some(format!("expected a mapping, found {}", tree.value.kind()));
+    }
+    let Some(job_name) = tree.get("job_name") else {
+        return Some("job_name: missing".into());
+    };
+    if tree.get("visibility").is_none() {
+        return Some("visibility: missing".into());
+    }
+    if let Value::String(name) = &job_name.value {
+        let length = name.chars().count();
+        if length > 200 {
+            return Some(format!(
+                "job_name: {length} characters, more than the 200 LAVA stores"
+            ));
+        }
+    }
+    match tree.get("priority").map(|p| &p.value) {
+        // Python's bool is an int: `priority: yes` is 1.
+        None | Some(Value::Bool(_)) => None,
+        Some(Value::Int(n)) if (0..=100).contains(n) => None,
+        Some(Value::Int(n)) => Some(format!("priority: {n} is not within 0..100")),
+        Some(Value::BigInt(n)) => Some(format!("priority: {n} is not within 0..100")),
+        Some(Value::String(s)) if crate::model::Priority::from_name(s).is_some() => None,
+        Some(Value::String(s)) => Some(format!(
+            "priority: expected 0..100, low, medium or high, found {s:?}"
+        )),
+        Some(other) => Some(format!(
+            "priority: expected 0..100, low, medium or high, found {}",
+            other.kind()
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VALID: &str =
+        "job_name: hc\nvisibility: public\ntimeouts: {job: {minutes: 5}}\nactions: []\n";
+
+    #[test]
+    fn lavas_creation_checks() {
+        assert_eq!(health_check_problem(VALID), None);
+        // Nothing beyond what LAVA checks when it creates the job: no timeouts is fine.
+        assert_eq!(
+            health_check_problem("job_name: x\nvisibility: personal\n"),
+            None
+        );
+        assert_eq!(
+            health_check_problem("job_name: x\nvisibility: public\npriority: HIGH\n"),
+            None
+        );
+        assert_eq!(
+            health_check_problem("job_name: x\nvisibility: public\npriority: yes\n"),
+            None
+        );
+        // PyYAML keeps the last of repeated keys, and reads JSON.
+        assert_eq!(
+            health_check_problem("job_name: x\njob_name: y\nvisibility: public\n"),
+            None
+        );
+        assert_eq!(
+            health_check_problem(r#"{"job_name": "x", "visibility": {"group": ["lab"]}}"#),
+            None
+        );
+        assert_eq!(
+            health_check_problem("job_name: x\nvisibility: ~\n"),
+            None,
+            "a null visibility is present: LAVA accepts it"
+        );
+        for (text, problem) in [
+            ("job_name: [unclosed\n", "not valid YAML"),
+            ("- a list\n", "expected a mapping, found a list"),
+            ("", "expected a mapping, found null"),
+            ("visibility: public\n", "job_name: missing"),
+            ("job_name: x\n", "visibility: missing"),
+            (
+                "job_name: x\nvisibility: public\npriority: 101\n",
+                "priority: 101",
+            ),
+            (
+                "job_name: x\nvisibility: public\npriority: urgent\n",
+                "\"urgent\"",
+            ),
+            (
+                "job_name: x\nvisibility: public\npriority: 5.5\n",
+                "a float",
+            ),
+            ("job_name: x\nvisibility: public\npriority:\n", "null"),
+        ] {
+            let found = health_check_problem(text);
+            assert!(
+                found.as_deref().is_some_and(|p| p.contains(problem)),
+                "{text:?}: {found:?}"
+            );
+        }
+        let long = format!("job_name: {}\nvisibility: public\n", "x".repeat(201));
+        assert!(health_check_problem(&long).is_some());
+    }
+}

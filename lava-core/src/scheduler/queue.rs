@@ -11,17 +11,24 @@ use crate::model::{Job, JobId, Priority};
 use crate::time::Timestamp;
 use std::cmp::{Ordering, Reverse};
 
-/// A set of tags as a bitset over the pass's interned tag names.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
-pub struct TagSet(Vec<u64>);
+/// A set of tags as a bitset over the pass's interned tag names. The first 64 names live
+/// inline (a lab rarely has more), so that the subset test of every device against every
+/// bucket touches no heap memory.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct TagSet {
+    low: u64,
+    /// Names 64 and up, 64 per word, without trailing zero words.
+    high: Vec<u64>,
+}
 
 impl TagSet {
     /// Whether every tag of `self` is in `other`.
     pub fn is_subset(&self, other: &TagSet) -> bool {
-        self.0.iter().enumerate().all(|(i, word)| {
-            let theirs = other.0.get(i).copied().unwrap_or(0);
-            word & !theirs == 0
-        })
+        self.low & !other.low == 0
+            && self.high.iter().enumerate().all(|(i, word)| {
+                let theirs = other.high.get(i).copied().unwrap_or(0);
+                word & !theirs == 0
+            })
     }
 }
 
@@ -34,20 +41,21 @@ pub struct TagInterner<'a> {
 impl<'a> TagInterner<'a> {
     /// The bitset of `tags`, interning names not seen before.
     pub fn set(&mut self, tags: impl IntoIterator<Item = &'a String>) -> TagSet {
-        let mut words = Vec::new();
+        let mut set = TagSet::default();
         for tag in tags {
             let next = self.bits.len();
             let bit = *self.bits.entry(tag.as_str()).or_insert(next);
-            if words.len() <= bit / 64 {
-                words.resize(bit / 64 + 1, 0);
+            if bit < 64 {
+                set.low |= 1u64 << bit;
+                continue;
             }
-            words[bit / 64] |= 1u64 << (bit % 64);
+            let word = bit / 64 - 1;
+            if set.high.len() <= word {
+                set.high.resize(word + 1, 0);
+            }
+            set.high[word] |= 1u64 << (bit % 64);
         }
-        // Trailing zero words would make equal sets compare unequal.
-        while words.last() == Some(&0) {
-            words.pop();
-        }
-        TagSet(words)
+        set
     }
 }
 
@@ -95,6 +103,11 @@ impl Queued {
             index,
         }
     }
+
+    /// The job's priority.
+    pub fn priority(&self) -> Priority {
+        self.priority.0
+    }
 }
 
 /// Jobs of one tag set, best first, with the position of the next job to offer.
@@ -102,7 +115,19 @@ impl Queued {
 struct Bucket {
     tags: TagSet,
     jobs: Vec<Queued>,
+    /// Per job: given a device in this pass (a filtered take may skip over the head).
+    taken: Vec<bool>,
+    /// Every job before `head` is taken.
     head: usize,
+}
+
+impl Bucket {
+    fn take(&mut self, position: usize) {
+        self.taken[position] = true;
+        while self.taken.get(self.head).copied().unwrap_or(false) {
+            self.head += 1;
+        }
+    }
 }
 
 /// The schedulable jobs of one device type.
@@ -124,34 +149,71 @@ impl TypeQueue {
                 jobs.sort_unstable();
                 Bucket {
                     tags,
+                    taken: vec![false; jobs.len()],
                     jobs,
                     head: 0,
                 }
             })
             .collect();
         // A fixed bucket order keeps passes reproducible (HashMap order is not).
-        buckets.sort_by(|a, b| a.tags.0.cmp(&b.tags.0));
+        buckets.sort_by(|a, b| a.tags.cmp(&b.tags));
         TypeQueue { buckets }
     }
 
     /// Takes the best job a device with `device_tags` can run, if any: its position in
     /// the snapshot.
     pub fn take_for(&mut self, device_tags: &TagSet) -> Option<usize> {
-        let mut best: Option<(usize, Queued)> = None;
+        self.take_for_where(device_tags, |_| true)
+    }
+
+    /// Takes the best job a device with `device_tags` can run among those for which
+    /// `fits(position in the snapshot)` holds. LAVA walks the queue in order and skips
+    /// the jobs a device cannot take (submit permissions, `lava-vland` interfaces); so does
+    /// this, from each bucket's head, asking `fits` only until a bucket's first fitting job.
+    pub fn take_for_where(
+        &mut self,
+        device_tags: &TagSet,
+        mut fits: impl FnMut(usize) -> bool,
+    ) -> Option<usize> {
+        let mut best: Option<(usize, usize, Queued)> = None;
         for (index, bucket) in self.buckets.iter().enumerate() {
-            let Some(&job) = bucket.jobs.get(bucket.head) else {
-                continue;
-            };
-            if !bucket.tags.is_subset(device_tags) {
+            if bucket.head >= bucket.jobs.len() || !bucket.tags.is_subset(device_tags) {
                 continue;
             }
-            if best.is_none_or(|(_, current)| job < current) {
-                best = Some((index, job));
+            for position in bucket.head..bucket.jobs.len() {
+                let job = bucket.jobs[position];
+                // Later jobs of the bucket are worse still: stop at the current best.
+                if best.is_some_and(|(_, _, current)| current < job) {
+                    break;
+                }
+                if bucket.taken[position] || !fits(job.index) {
+                    continue;
+                }
+                best = Some((index, position, job));
+                break;
             }
         }
-        let (index, job) = best?;
-        self.buckets[index].head += 1;
+        let (index, position, job) = best?;
+        self.buckets[index].take(position);
         Some(job.index)
+    }
+
+    /// The tag set of each bucket, in bucket order.
+    pub fn bucket_tags(&self) -> impl Iterator<Item = &TagSet> {
+        self.buckets.iter().map(|b| &b.tags)
+    }
+
+    /// Fills `out` with the jobs not taken, in LAVA's order across buckets, each with its
+    /// bucket's index.
+    pub fn remaining_in_order(&self, out: &mut Vec<(Queued, usize)>) {
+        out.clear();
+        for (i, b) in self.buckets.iter().enumerate() {
+            let left = b.jobs[b.head..].iter().zip(&b.taken[b.head..]);
+            out.extend(left.filter(|(_, taken)| !**taken).map(|(job, _)| (*job, i)));
+        }
+        // Each bucket is sorted already: a stable sort merges the runs (cheaper, measured,
+        // than a heap merge of the heads).
+        out.sort_by_key(|(job, _)| *job);
     }
 }
 

@@ -8,8 +8,12 @@ use lava_core::model::{
     Device, DeviceHealth, DeviceState, DeviceType, HealthDenominator, Job, JobHealth, JobId,
     JobState, MultinodeMembership, Priority, Worker, WorkerHealth, WorkerState,
 };
-use lava_core::scheduler::{schedule, Decisions, DeviceOrder, LabSnapshot, LastHealthCheck};
+use lava_core::scheduler::{
+    schedule, schedule_health_checks, schedule_jobs, Decisions, DeviceOrder, LabSnapshot,
+    LastHealthCheck, PassOptions, SnapshotDictionaries,
+};
 use lava_core::time::Timestamp;
+use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 
 pub const NOW: Timestamp = Timestamp::from_secs(1_700_000_000);
@@ -18,7 +22,8 @@ pub const HOUR: i64 = 3600;
 pub fn device_type(name: &str, health_check: bool) -> DeviceType {
     DeviceType {
         name: name.into(),
-        health_check_definition: health_check.then(|| format!("job_name: {name} health check\n")),
+        health_check_definition: health_check
+            .then(|| format!("job_name: {name} health check\nvisibility: public\n")),
         health_frequency: 24,
         health_denominator: HealthDenominator::Hours,
         disable_health_check: false,
@@ -67,6 +72,10 @@ pub fn job(id: JobId, device_type: &str, priority: u8) -> Job {
 pub fn sub_job(id: JobId, device_type: Option<&str>, group: &str, role: &str) -> Job {
     let mut j = job(id, device_type.unwrap_or(""), 50);
     j.requested_device_type = device_type.map(str::to_owned);
+    j.definition = format!(
+        "job_name: job {id}\nvisibility: public\nprotocols:\n  lava-multinode:\n    \
+         target_group: {group}\n    role: {role}\n"
+    );
     j.multinode = Some(MultinodeMembership {
         group: group.into(),
         role: role.into(),
@@ -144,6 +153,35 @@ impl Lab {
 
     pub fn pass(&self) -> Decisions {
         schedule(&self.snapshot, DeviceOrder::Hostname)
+    }
+
+    /// LAVA's `schedule_health_checks()`: only the health-check part.
+    pub fn health_checks_only(&self) -> Decisions {
+        schedule_health_checks(
+            &self.snapshot,
+            &PassOptions::default(),
+            &mut SnapshotDictionaries::new(&self.snapshot),
+        )
+    }
+
+    /// LAVA's `schedule_jobs(available_devices)`, with explanations.
+    pub fn jobs_only(&self, available: &BTreeMap<String, Vec<String>>) -> Decisions {
+        schedule_jobs(
+            &self.snapshot,
+            available,
+            &PassOptions::explained(DeviceOrder::Hostname),
+            &mut SnapshotDictionaries::new(&self.snapshot),
+        )
+    }
+
+    /// The reason given for a job left waiting.
+    pub fn why(&self, decisions: &Decisions, job: JobId) -> lava_core::scheduler::WaitReason {
+        decisions
+            .waiting_jobs
+            .iter()
+            .find(|w| w.job == job)
+            .map(|w| w.reason.clone())
+            .unwrap_or_else(|| panic!("no reason for job {job}: {:?}", decisions.waiting_jobs))
     }
 
     /// Runs a pass and writes its decisions into the snapshot (health checks become jobs
