@@ -177,6 +177,21 @@ fn open_connection(config: &Config, location: &str, master: bool) -> Result<PgCo
     })
 }
 
+/// Whether `error` says the connection is gone: closed, an I/O error, the server shutting
+/// down or not accepting connections (SQLSTATE class 57P), or a connection exception (08).
+fn connection_lost(error: &postgres::Error) -> bool {
+    if error.is_closed() {
+        return true;
+    }
+    match error.as_db_error() {
+        Some(db) => {
+            let code = db.code().code();
+            code.starts_with("57P") || code.starts_with("08")
+        }
+        None => std::error::Error::source(error).is_some_and(|s| s.is::<std::io::Error>()),
+    }
+}
+
 /// `BEGIN`, as `mode` wants it.
 fn begin(
     client: &mut Client,
@@ -288,7 +303,7 @@ impl Backend for PostgresBackend {
             };
             // Dead before anything ran (the server restarted while the connection was
             // idle): worth one more try on a new connection.
-            if fresh || !client.is_closed() {
+            if fresh || !(client.is_closed() || connection_lost(&failed)) {
                 return Err(err(failed));
             }
             failed

@@ -88,7 +88,8 @@ async fn terminate_master_backend(config: &lava_store::PostgresConfig) {
         let mut client = config.connect(postgres::NoTls).unwrap();
         let rows = client
             .query(
-                "SELECT pg_terminate_backend(l.pid) FROM pg_locks l \
+                // With a timeout, it returns once the backend is gone.
+                "SELECT pg_terminate_backend(l.pid, 10000) FROM pg_locks l \
                  WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::oid \
                  AND l.objid = hashtext(current_database() || '.' || current_schema())::oid \
                  AND l.objsubid = 2",
