@@ -9,6 +9,9 @@
 #   LAVA_TEST_POSTGRES_URL (what the tests connect to) and LAVA_TEST_PG_DIR (what stop uses).
 #   LAVA_PG_FSYNC=off skips fsync (faster, but benchmark figures are then not durable ones).
 # stop: stops the cluster in $LAVA_TEST_PG_DIR (or the dir given as $2) and removes it.
+# restart [dir [seconds]]: pg_ctl restart (fast shutdown: every connection is cut), same
+#   port; with seconds, the server stays down that long before it starts again.
+# psql [dir] SQL...: runs each SQL statement with psql on the cluster, as its owner.
 # Everything else goes to stderr; any failure exits non-zero with the reason.
 set -euo pipefail
 
@@ -82,8 +85,54 @@ stop() {
     echo "pg-test-cluster: stopped and removed $dir" >&2
 }
 
+cluster_dir() {
+    local dir=${1:-${LAVA_TEST_PG_DIR:-}}
+    [ -n "$dir" ] || die "no cluster dir (set LAVA_TEST_PG_DIR or pass it)"
+    [ -f "$dir/data/PG_VERSION" ] || die "$dir holds no cluster"
+    echo "$dir"
+}
+
+restart() {
+    local bin dir pause=${2:-}
+    dir=$(cluster_dir "${1:-}")
+    bin=$(find_bin)
+    if [ -z "$pause" ]; then
+        as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m fast -w -t 30 restart >&2 \
+            || die "restart: pg_ctl failed for $dir"
+        return
+    fi
+    # The server's own options (port, socket dir, settings), as it was started with them.
+    local opts
+    opts=$(cat "$dir/data/postmaster.opts") || die "restart: no postmaster.opts in $dir"
+    eval "set -- $opts"
+    shift
+    local keep=()
+    while [ $# -gt 0 ]; do
+        if [ "$1" = "-D" ]; then shift 2; continue; fi
+        keep+=("$1"); shift
+    done
+    as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w -t 30 stop >&2 || die "restart: stop failed for $dir"
+    sleep "$pause"
+    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 -o "${keep[*]}" start >&2 \
+        || die "restart: start failed for $dir"
+}
+
+run_psql() {
+    local bin dir port
+    dir=$(cluster_dir "${1:-}")
+    shift || true
+    bin=$(find_bin)
+    port=$(sed -n 4p "$dir/data/postmaster.pid")
+    local args=()
+    for sql in "$@"; do args+=(-c "$sql"); done
+    as_owner "$bin/psql" -X -q -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -U postgres -d postgres "${args[@]}" >&2 \
+        || die "psql failed on $dir"
+}
+
 case "${1:-}" in
     start) start ;;
     stop) stop "${2:-}" ;;
-    *) die "usage: $0 start|stop [dir]" ;;
+    restart) restart "${2:-}" "${3:-}" ;;
+    psql) shift; run_psql "$@" ;;
+    *) die "usage: $0 start | stop [dir] | restart [dir [seconds]] | psql dir SQL..." ;;
 esac

@@ -1407,6 +1407,40 @@ fn trap_19_a_lost_final_result_is_reported_after_the_grace_period() {
 }
 
 #[test]
+fn trap_19_the_grace_runs_from_the_stored_end_across_restarts() {
+    let t0 = Instant::now();
+    // END processed 90 s before this restart: 30 s are left.
+    let mut m = Master::new(MasterConfig::default());
+    m.add_restored_job(6, W, JobPhase::Running, Some(secs(90)), t0)
+        .unwrap();
+    assert_eq!(m.poll_timeout(), Some(t0 + secs(30)));
+    // Restarted again 200 s after that END: overdue at once.
+    let mut m = Master::new(MasterConfig::default());
+    m.add_restored_job(6, W, JobPhase::Running, Some(secs(200)), t0)
+        .unwrap();
+    assert_eq!(m.poll_timeout(), Some(t0));
+    m.handle_timeout(t0);
+    let (events, _) = drain_master(&mut m);
+    assert_eq!(
+        events,
+        vec![MEvent::FinishOverdue {
+            job_id: 6,
+            hostname: W.into(),
+            was_canceling: false
+        }]
+    );
+    // No END processed: no grace, whatever the phase.
+    let mut m = Master::new(MasterConfig::default());
+    m.add_restored_job(7, W, JobPhase::Running, None, t0)
+        .unwrap();
+    assert_eq!(m.poll_timeout(), None);
+    // A job finished by the log sink waits for its END only.
+    m.add_restored_job(8, W, JobPhase::Finished, Some(secs(1)), t0)
+        .unwrap();
+    assert_eq!(m.poll_timeout(), None);
+}
+
+#[test]
 fn network_partition_takes_the_worker_offline_and_back_without_status() {
     let mut world = World::new(9, 1, Faults::none());
     world.submit(1, 0, payload(1), secs(200));

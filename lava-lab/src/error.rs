@@ -102,7 +102,46 @@ impl From<lava_core::Error> for LabError {
     }
 }
 
+/// The parts of the lab a failure can come from, as the master reports its own health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LabPart {
+    /// The store (SQLite file, PostgreSQL server).
+    Store,
+    /// The lab's files (job output, dictionaries, templates): "disk" in reports.
+    Files,
+}
+
+impl std::fmt::Display for LabPart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LabPart::Store => "store",
+            LabPart::Files => "disk",
+        })
+    }
+}
+
 impl LabError {
+    /// The part of the lab that failed, when the same operation may well work later (a
+    /// full or read-only disk, a store that is down or busy); `None` for an answer that
+    /// will not change (an unknown object, a refused change, a bad template).
+    pub fn failing_part(&self) -> Option<LabPart> {
+        match self {
+            LabError::Io { .. } => Some(LabPart::Files),
+            LabError::Busy { .. } => Some(LabPart::Store),
+            LabError::Store(e) => match e {
+                // A row this build cannot read does not get better by itself.
+                StoreError::BadValue(_) => None,
+                _ => Some(LabPart::Store),
+            },
+            _ => None,
+        }
+    }
+
+    /// Whether the same operation may work later (see [`LabError::failing_part`]).
+    pub fn is_transient(&self) -> bool {
+        self.failing_part().is_some()
+    }
+
     /// An I/O error on `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         LabError::Io {

@@ -101,6 +101,42 @@ impl JobLog {
     }
 }
 
+/// Calls `each(n, line)` for the lines `start..` of a job's log, in order, reading from the
+/// `n`th line's offset on (the whole log is never held in memory). A log that does not
+/// exist has no lines.
+pub fn for_each_line_from(
+    dir: &Path,
+    start: u64,
+    mut each: impl FnMut(u64, &str),
+) -> io::Result<()> {
+    use std::io::BufRead;
+    let mut idx = match File::open(dir.join("output.idx")) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let lines = idx.metadata()?.len() / 8;
+    if start >= lines {
+        return Ok(());
+    }
+    idx.seek(SeekFrom::Start(start * 8))?;
+    let mut entry = [0u8; 8];
+    idx.read_exact(&mut entry)?;
+    let mut yaml = File::open(dir.join("output.yaml"))?;
+    yaml.seek(SeekFrom::Start(u64::from_ne_bytes(entry)))?;
+    let mut reader = io::BufReader::new(yaml);
+    let mut buffer = Vec::new();
+    for n in start..lines {
+        buffer.clear();
+        if reader.read_until(b'\n', &mut buffer)? == 0 {
+            break;
+        }
+        let text = String::from_utf8_lossy(&buffer);
+        each(n, text.trim_end_matches('\n').trim_start_matches("- "));
+    }
+    Ok(())
+}
+
 /// Reads lines `start..` (at most `count`) of a job's log, using the index.
 pub fn read_lines(dir: &Path, start: u64, count: u64) -> io::Result<Vec<String>> {
     let idx = match fs::read(dir.join("output.idx")) {
@@ -169,6 +205,23 @@ mod tests {
         assert_eq!(log.lines(), 2);
         log.append("{}").unwrap();
         assert_eq!(read_lines(tmp.path(), 0, 10).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn lines_are_read_from_any_index_on() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut seen = Vec::new();
+        for_each_line_from(tmp.path(), 0, |n, l| seen.push((n, l.to_owned()))).unwrap();
+        assert!(seen.is_empty(), "no log, no lines");
+        let mut log = JobLog::open(tmp.path()).unwrap();
+        for text in ["{a: 1}", "{b: 2}", "{c: 3}"] {
+            log.append(text).unwrap();
+        }
+        for_each_line_from(tmp.path(), 1, |n, l| seen.push((n, l.to_owned()))).unwrap();
+        assert_eq!(seen, [(1, "{b: 2}".to_owned()), (2, "{c: 3}".to_owned())]);
+        seen.clear();
+        for_each_line_from(tmp.path(), 3, |n, l| seen.push((n, l.to_owned()))).unwrap();
+        assert!(seen.is_empty());
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub struct Lab {
     renderer: Renderer,
     random: Random,
     clock: Arc<dyn Clock>,
+    /// The master's health, as its daemon last published it.
+    pub(crate) status: std::sync::Mutex<crate::status::LabStatus>,
 }
 
 impl Lab {
@@ -38,6 +40,7 @@ impl Lab {
             random: Random::new(config.seed)?,
             paths: config.paths,
             clock: Arc::new(SystemClock),
+            status: Default::default(),
         })
     }
 

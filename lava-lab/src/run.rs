@@ -9,7 +9,6 @@ use crate::lab::Lab;
 use crate::worker_files::WorkerFiles;
 use lava_core::master::StartPayload;
 use lava_core::model::{transitions, ErrorType, Job, JobHealth, JobId, JobState, TestResult};
-use lava_core::protocol::log::TestCaseReport;
 use lava_core::templates::JobContext;
 use lava_store::{ChangeSet, Precondition, TestCase};
 
@@ -175,7 +174,7 @@ impl Lab {
         let crashed = end.description.is_none();
         self.retrying(&format!("job {id}"), || async {
             let job = self.job(id).await?;
-            let mut set = ChangeSet::new().end(id, end.description.clone());
+            let mut set = ChangeSet::new().end(id, end.description.clone(), self.now());
             let mut health = None;
             if crashed && job.state != JobState::Finished {
                 let ending = JobEnding::Crashed {
@@ -219,48 +218,9 @@ impl Lab {
         Ok(health)
     }
 
-    /// A test result from lava-run's log, stored with its `msg` mapping as metadata (as
-    /// LAVA's `TestCase.metadata`). The final `lava`/`job` result is stored like the others;
-    /// what it means for the job is [`Lab::final_result`]'s decision.
-    pub async fn record_test_case(
-        &self,
-        job: JobId,
-        report: &TestCaseReport,
-        metadata: &str,
-    ) -> Result<()> {
-        let case = TestCase {
-            suite: report.definition.clone(),
-            test_set: None,
-            name: report.case.clone(),
-            result: report.result,
-            measurement: report.measurement.map(|m| m.to_string()),
-            units: report.units.clone().unwrap_or_default(),
-            metadata: Some(metadata.to_owned()),
-            logged: self.now(),
-            start_log_line: None,
-            end_log_line: None,
-        };
-        Ok(self.store().add_test_cases(job, &[case]).await?)
-    }
-
-    /// The final `lava`/`job` result of lava-run's log finishes the job (the ZeroMQ
-    /// generation's rule: lava-logs finishes jobs from the log stream).
-    pub async fn final_result(
-        &self,
-        job: JobId,
-        report: &TestCaseReport,
-    ) -> Result<Option<JobHealth>> {
-        let ending = JobEnding::Result {
-            passed: report.result == TestResult::Pass,
-            error_type: report.error_type.clone().unwrap_or_default(),
-            error_msg: report.error_msg.clone(),
-        };
-        self.finish_job(job, &ending).await
-    }
-
     /// The rows of `job` finishing as `ending` says, with its device freed, and the health it
     /// gets.
-    async fn finish_changes(
+    pub(crate) async fn finish_changes(
         &self,
         job: &Job,
         ending: &JobEnding,

@@ -74,7 +74,7 @@ pub enum StoreError {
         source: rusqlite::Error,
     },
     /// An error from PostgreSQL.
-    #[error("PostgreSQL error on {location}: {source}")]
+    #[error("PostgreSQL error on {location}: {}", postgres_detail(source))]
     Postgres {
         /// The connection (without password).
         location: String,
@@ -94,6 +94,22 @@ pub enum StoreError {
     /// The blocking task running the query died (a bug, reported instead of panicking).
     #[error("store worker thread failed: {0}")]
     Worker(String),
+}
+
+/// The driver's error with what the server or the system said: its own text is often just
+/// "db error" or "error communicating with the server".
+fn postgres_detail(error: &postgres::Error) -> String {
+    if let Some(db) = error.as_db_error() {
+        return format!("{} {}: {}", db.severity(), db.code().code(), db.message());
+    }
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
 }
 
 /// `Result` with [`StoreError`].

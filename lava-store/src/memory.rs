@@ -606,11 +606,18 @@ impl Store for MemoryStore {
             for worker in &changes.workers {
                 s.write_worker(worker)?;
             }
-            for (id, description) in &changes.ends {
-                s.job_mut(*id)?.end = JobEnd {
+            for end in &changes.ends {
+                s.job_mut(end.job)?.end = JobEnd {
                     processed: true,
-                    description: description.clone(),
+                    description: end.description.clone(),
+                    processed_at: Some(end.at),
                 };
+            }
+            for (job, case) in &changes.test_cases {
+                s.job_mut(*job)?.cases.push(case.clone());
+            }
+            for (job, log) in &changes.logs {
+                s.job_mut(*job)?.log = Some(log.clone());
             }
             Ok(applied)
         })

@@ -6,6 +6,13 @@
 //! second master's error says who it is. Reads run `REPEATABLE READ READ ONLY`, so the
 //! scheduler's snapshot is one consistent view; writes lock the rows their preconditions
 //! read (`SELECT ... FOR UPDATE`).
+//!
+//! A connection that dies (the server restarted, the network dropped it) is replaced by a
+//! new one at the next transaction, which takes the master lock again first: a restarted
+//! PostgreSQL costs the calls made while it was down, not a master restart. When the
+//! connection turns out dead at `BEGIN`, nothing of the transaction has run yet, so it is
+//! run once more on the new connection; a connection lost later in a transaction fails
+//! that call (its outcome is unknown to the caller, who retries what must be retried).
 
 use crate::error::{Result, StoreError};
 use crate::lock::hostname;
@@ -22,10 +29,17 @@ use std::sync::Mutex;
 /// database and schema, so that stores in different schemas do not exclude each other.
 const LOCK_CLASS: i32 = 0x6c61_7661;
 
+/// How long connecting (or reconnecting) may take before the call fails, unless the
+/// connection string sets `connect_timeout`: a server that does not answer must not hold
+/// the master's event loop for the kernel's TCP timeout.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The PostgreSQL connection behind a [`PostgresStore`].
 pub struct PostgresBackend {
     location: String,
-    /// `None` only while being dropped.
+    /// What to connect with (`application_name` set), for reconnections.
+    config: Config,
+    /// `None` when the connection died and no new one could be made yet.
     conn: Mutex<Option<PgConn>>,
     master: bool,
 }
@@ -116,15 +130,13 @@ impl SqlStore<PostgresBackend> {
             std::process::id(),
             hostname()
         ));
-        let mut client = config.connect(NoTls).map_err(map_err(&location))?;
-        if master {
-            take_lock(&mut client, &location)?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
         }
+        let conn = open_connection(&config, &location, master)?;
         let backend = PostgresBackend {
-            conn: Mutex::new(Some(PgConn {
-                client,
-                statements: HashMap::new(),
-            })),
+            conn: Mutex::new(Some(conn)),
+            config,
             location: location.clone(),
             master,
         };
@@ -151,6 +163,65 @@ impl SqlStore<PostgresBackend> {
     pub fn is_master(&self) -> bool {
         self.backend.master
     }
+}
+
+/// A new connection, holding the master lock if `master`.
+fn open_connection(config: &Config, location: &str, master: bool) -> Result<PgConn> {
+    let mut client = config.connect(NoTls).map_err(map_err(location))?;
+    if master {
+        take_lock(&mut client, location)?;
+    }
+    Ok(PgConn {
+        client,
+        statements: HashMap::new(),
+    })
+}
+
+/// Whether `error` says the connection is gone: closed, an I/O error, the server shutting
+/// down or not accepting connections (SQLSTATE class 57P), or a connection exception (08).
+fn connection_lost(error: &postgres::Error) -> bool {
+    if error.is_closed() {
+        return true;
+    }
+    match error.as_db_error() {
+        Some(db) => {
+            let code = db.code().code();
+            code.starts_with("57P") || code.starts_with("08")
+        }
+        None => std::error::Error::source(error).is_some_and(|s| s.is::<std::io::Error>()),
+    }
+}
+
+/// `BEGIN`, as `mode` wants it.
+fn begin(
+    client: &mut Client,
+    mode: TxMode,
+) -> std::result::Result<postgres::Transaction<'_>, postgres::Error> {
+    match mode {
+        TxMode::Read => client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start(),
+        TxMode::Write => client.transaction(),
+    }
+}
+
+/// Runs `f` in `tx` and commits.
+fn run_and_commit<T>(
+    tx: postgres::Transaction<'_>,
+    statements: &mut HashMap<String, Statement>,
+    location: &str,
+    f: TxFn<'_, T>,
+) -> Result<T> {
+    let mut pg = PgTx {
+        tx,
+        statements,
+        location,
+    };
+    let result = f(&mut pg)?;
+    pg.tx.commit().map_err(map_err(location))?;
+    Ok(result)
 }
 
 fn take_lock(client: &mut Client, location: &str) -> Result<()> {
@@ -189,6 +260,26 @@ fn take_lock(client: &mut Client, location: &str) -> Result<()> {
     })
 }
 
+impl PostgresBackend {
+    /// A new connection in place of a dead one (or none), saying so: the master lock was
+    /// lost with the old connection and is taken again here.
+    fn reconnect(&self, conn: &mut Option<PgConn>, why: &str) -> Result<()> {
+        // Dropped here, on a blocking thread, where the client may close itself.
+        *conn = None;
+        match open_connection(&self.config, &self.location, self.master) {
+            Ok(new) => {
+                tracing::info!(store = %self.location, "PostgreSQL connection re-established ({why})");
+                *conn = Some(new);
+                Ok(())
+            }
+            Err(e) => {
+                tracing::debug!(store = %self.location, "cannot reconnect to PostgreSQL: {e}");
+                Err(e)
+            }
+        }
+    }
+}
+
 impl Backend for PostgresBackend {
     #[allow(private_interfaces)]
     fn transaction<T>(&self, mode: TxMode, f: TxFn<'_, T>) -> Result<T> {
@@ -197,26 +288,33 @@ impl Backend for PostgresBackend {
             .conn
             .lock()
             .map_err(|_| StoreError::Worker("a previous query panicked".into()))?;
-        let PgConn { client, statements } = guard
-            .as_mut()
-            .ok_or_else(|| StoreError::Worker("the connection is closed".into()))?;
-        let tx = match mode {
-            TxMode::Read => client
-                .build_transaction()
-                .isolation_level(IsolationLevel::RepeatableRead)
-                .read_only(true)
-                .start(),
-            TxMode::Write => client.transaction(),
+        let mut fresh = false;
+        if guard.as_ref().is_none_or(|c| c.client.is_closed()) {
+            self.reconnect(&mut guard, "the previous one was closed")?;
+            fresh = true;
         }
-        .map_err(&err)?;
-        let mut pg = PgTx {
-            tx,
-            statements,
-            location: &self.location,
+        let lost = {
+            let Some(PgConn { client, statements }) = guard.as_mut() else {
+                return Err(StoreError::Worker("no PostgreSQL connection".into()));
+            };
+            let failed = match begin(client, mode) {
+                Ok(tx) => return run_and_commit(tx, statements, &self.location, f),
+                Err(e) => e,
+            };
+            // Dead before anything ran (the server restarted while the connection was
+            // idle): worth one more try on a new connection.
+            if fresh || !(client.is_closed() || connection_lost(&failed)) {
+                return Err(err(failed));
+            }
+            failed
         };
-        let result = f(&mut pg)?;
-        pg.tx.commit().map_err(&err)?;
-        Ok(result)
+        let why = format!("the previous one failed: {}", err(lost));
+        self.reconnect(&mut guard, &why)?;
+        let Some(PgConn { client, statements }) = guard.as_mut() else {
+            return Err(StoreError::Worker("no PostgreSQL connection".into()));
+        };
+        let tx = begin(client, mode).map_err(&err)?;
+        run_and_commit(tx, statements, &self.location, f)
     }
 }
 

@@ -18,6 +18,7 @@ use std::time::Duration;
 /// The SQLite connections behind a [`SqliteStore`].
 pub struct SqliteBackend {
     location: String,
+    path: PathBuf,
     write: Mutex<Connection>,
     read: Mutex<Connection>,
     lock: Option<MasterLock>,
@@ -110,6 +111,7 @@ impl SqlStore<SqliteBackend> {
             read: Mutex::new(connect(path, &location)?),
             write: Mutex::new(write),
             location,
+            path: path.to_path_buf(),
             lock,
         };
         // A read first: an up-to-date store opens without queueing behind the master's
@@ -156,7 +158,6 @@ pub fn sqlite_schema_version(path: impl AsRef<Path>) -> Result<i64> {
 impl Backend for SqliteBackend {
     #[allow(private_interfaces)]
     fn transaction<T>(&self, mode: TxMode, f: TxFn<'_, T>) -> Result<T> {
-        let err = map_err(&self.location);
         let (conn, behavior) = match mode {
             TxMode::Read => (&self.read, TransactionBehavior::Deferred),
             TxMode::Write => (&self.write, TransactionBehavior::Immediate),
@@ -164,15 +165,44 @@ impl Backend for SqliteBackend {
         let mut conn = conn
             .lock()
             .map_err(|_| StoreError::Worker("a previous query panicked".into()))?;
-        let tx = conn.transaction_with_behavior(behavior).map_err(&err)?;
-        let result = f(&mut SqliteTx {
-            conn: &tx,
-            location: &self.location,
-        })?;
-        // Dropping `tx` on the error path above rolls back.
-        tx.commit().map_err(&err)?;
-        Ok(result)
+        let result = run_and_commit(&mut conn, behavior, &self.location, f);
+        if mode == TxMode::Write && is_read_only(&result) {
+            // SQLite opened the file read-only (it was write-protected then) and never
+            // tries again by itself: a new connection sees the file as it is now, so
+            // the writes work again once the admin has fixed it.
+            match connect(&self.path, &self.location) {
+                Ok(fresh) => *conn = fresh,
+                Err(e) => tracing::debug!(store = %self.location, "cannot reopen: {e}"),
+            }
+        }
+        result
     }
+}
+
+fn run_and_commit<T>(
+    conn: &mut Connection,
+    behavior: TransactionBehavior,
+    location: &str,
+    f: TxFn<'_, T>,
+) -> Result<T> {
+    let err = map_err(location);
+    let tx = conn.transaction_with_behavior(behavior).map_err(&err)?;
+    let result = f(&mut SqliteTx {
+        conn: &tx,
+        location,
+    })?;
+    // Dropping `tx` on the error path above rolls back.
+    tx.commit().map_err(&err)?;
+    Ok(result)
+}
+
+/// Whether SQLite refused a write because its connection is read-only.
+fn is_read_only<T>(result: &Result<T>) -> bool {
+    matches!(
+        result,
+        Err(StoreError::Sqlite { source, .. })
+            if source.sqlite_error_code() == Some(ErrorCode::ReadOnly)
+    )
 }
 
 struct SqliteTx<'c> {

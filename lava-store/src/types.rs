@@ -58,12 +58,15 @@ pub struct TestCase {
     pub end_log_line: Option<u64>,
 }
 
-/// Where a job's log is and how long it is.
+/// Where a job's log is, and how much of it the store has taken in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobLog {
     /// The directory holding `output.yaml` and `output.idx`.
     pub output_dir: String,
-    /// Lines written so far.
+    /// The log's lines `0..line_count` are accounted for: every test result they hold is
+    /// stored. The master writes it with each result (in the same transaction) and when it
+    /// closes the log; after a crash, the results of the lines from here on are read back
+    /// from `output.yaml`.
     pub line_count: u64,
 }
 
@@ -74,6 +77,20 @@ pub struct JobEnd {
     pub processed: bool,
     /// The job's description (`description.yaml`, decompressed) as END carried it.
     pub description: Option<String>,
+    /// When END was processed (`None` for ENDs stored before lava-rs kept the time): the
+    /// grace the log sink has to deliver the final result runs from here, across restarts.
+    pub processed_at: Option<Timestamp>,
+}
+
+/// A job's END, processed: what [`ChangeSet::ends`] records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessedEnd {
+    /// The job.
+    pub job: JobId,
+    /// The description END carried (`None`: lava-run crashed or never ran).
+    pub description: Option<String>,
+    /// When the master processed it.
+    pub at: Timestamp,
 }
 
 /// Something that must still hold for a [`ChangeSet`] to apply.
@@ -123,7 +140,11 @@ pub struct ChangeSet {
     /// Whole worker rows to write over existing ones (matched by hostname).
     pub workers: Vec<Worker>,
     /// END messages processed, with the description they carried.
-    pub ends: Vec<(JobId, Option<String>)>,
+    pub ends: Vec<ProcessedEnd>,
+    /// Test results to add to jobs (after the existing ones).
+    pub test_cases: Vec<(JobId, TestCase)>,
+    /// Where jobs' logs are and how far their results are stored (see [`JobLog`]).
+    pub logs: Vec<(JobId, JobLog)>,
 }
 
 impl ChangeSet {
@@ -162,9 +183,25 @@ impl ChangeSet {
         self
     }
 
-    /// Marks a job's END as processed.
-    pub fn end(mut self, job: JobId, description: Option<String>) -> Self {
-        self.ends.push((job, description));
+    /// Marks a job's END as processed at `at`.
+    pub fn end(mut self, job: JobId, description: Option<String>, at: Timestamp) -> Self {
+        self.ends.push(ProcessedEnd {
+            job,
+            description,
+            at,
+        });
+        self
+    }
+
+    /// Adds a test result to a job.
+    pub fn test_case(mut self, job: JobId, case: TestCase) -> Self {
+        self.test_cases.push((job, case));
+        self
+    }
+
+    /// Records where a job's log is and how far its results are stored.
+    pub fn log(mut self, job: JobId, log: JobLog) -> Self {
+        self.logs.push((job, log));
         self
     }
 
@@ -175,6 +212,8 @@ impl ChangeSet {
             && self.devices.is_empty()
             && self.workers.is_empty()
             && self.ends.is_empty()
+            && self.test_cases.is_empty()
+            && self.logs.is_empty()
     }
 }
 

@@ -79,7 +79,7 @@ async fn next_step(store: &SqliteStore, job: &Job, index: usize) -> Option<(Chan
                     DeviceState::Running,
                 ))
                 .new_job(hc)
-                .end(j.id, Some(format!("end of {}", j.id)))
+                .end(j.id, Some(format!("end of {}", j.id)), Timestamp(1))
         }
         _ => return None,
     };

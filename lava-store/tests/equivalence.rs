@@ -6,6 +6,7 @@ mod common;
 
 use common::*;
 use lava_core::model::{DeviceHealth, DeviceState, JobState};
+use lava_core::time::Timestamp;
 use lava_store::{ChangeSet, JobFilter, MemoryStore, Precondition, SqliteStore, Store, StoreError};
 use proptest::prelude::*;
 
@@ -151,7 +152,7 @@ async fn run(s: &dyn Store, op: &Op) -> Result<(), String> {
             };
             let mut set = ChangeSet::new()
                 .require(Precondition::JobState(j.id, JobState::Scheduled))
-                .end(j.id, None);
+                .end(j.id, None, Timestamp(1));
             let mut j2 = j.clone();
             j2.state = JobState::Finished;
             if let Some(hostname) = &j.actual_device {

@@ -25,8 +25,11 @@ fn main() -> ExitCode {
         let stop = lava_bins::signals::on(lava_bins::signals::MASTER).map_err(|(what, e)| {
             lava_bins::master::MasterDaemonError::Other(format!("cannot handle {what}: {e}"))
         })?;
-        let daemon = MasterDaemon::start(&options).await?;
-        daemon.run(stop).await
+        tokio::pin!(stop);
+        match MasterDaemon::start_waiting(&options, stop.as_mut()).await? {
+            Some(daemon) => daemon.run(stop).await,
+            None => Ok(()),
+        }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,27 +2,40 @@
 //! and the XML-RPC API, wired together.
 //!
 //! One task owns the machine, so there is no locking: it waits for a control message, a log
-//! record, the machine's next deadline, the next housekeeping tick or the shutdown signal,
-//! feeds what came in to the core, then carries out the core's events through the [`Lab`]
-//! (writing to the store) before it sends anything (docs/state-machines.md, "the driver
-//! contract"). What a job, a worker or a device becomes is the lab's decision; this module
-//! only routes events to it.
+//! record, the machine's next deadline, the next housekeeping tick, the next retry of
+//! pending operations or the shutdown signal, feeds what came in to the core, then carries
+//! out the core's events through the [`Lab`] (writing to the store) before it sends anything
+//! (docs/state-machines.md, "the driver contract"). What a job, a worker or a device
+//! becomes is the lab's decision; this module only routes events to it.
 //!
 //! Other processes (lava-admin, the API) write to the same store: a job they submit or
 //! cancel is noticed by the one-second housekeeping tick, which schedules at once when the
 //! queue changed and tells the machine about cancellations. A full scheduling pass also
 //! runs every 20 s, as in LAVA.
+//!
+//! **Disk and store errors never stop the master.** Every change is an [`Operation`]; one
+//! the store or the disk refuses waits in [`Pending`] and is tried again with backoff, in
+//! order per job and per worker, while everything else goes on. What depends on a change
+//! waits for it: an END's END_OK is held back until the END is stored, and the log socket is
+//! not read while too many records wait. Housekeeping re-derives the rest from the store
+//! each tick: an active job the machine does not track (its START could not be built, the
+//! store was down at start) is picked up again. The failing part, since when and what
+//! waits is published as the lab's [`LabStatus`].
 
 use crate::master::options::MasterOptions;
+use crate::master::pending::{Entry, Key, Operation, Pending};
 use lava_core::master::{self as machine, Event, JobPhase, MasterConfig};
 use lava_core::model::{Job, JobId, JobState};
 use lava_core::protocol::log::decode_log_frames;
 use lava_core::protocol::xz::{self, XzLimits};
-use lava_core::protocol::Message;
+use lava_core::protocol::{Message, PeerId};
 use lava_http::Api;
-use lava_lab::{Appended, EndReport, FinalResult, JobEnding, JobLogs, Lab, LabError};
+use lava_lab::{
+    EndReport, FinalResult, JobEnding, JobLogs, Lab, LabError, LabPart, LabStatus, Written,
+};
 use lava_transport::zeromq::{SocketOptions, ZmqLogSink, ZmqMaster, ZmqServer};
 use lava_transport::{LogSink, MasterTransport};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -38,6 +51,17 @@ const SCHEDULE_INTERVAL: Duration = Duration::from_secs(20);
 const LOG_IDLE_SECS: i64 = 60;
 /// How long API requests in flight may take to finish once the master stops.
 const HTTP_GRACE: Duration = Duration::from_secs(5);
+/// While this many bytes of log records wait for the disk, the log socket is not read:
+/// lava-run's records wait in ZeroMQ's queues (and lava-run's sends block) rather than
+/// the master's memory growing.
+const MAX_PENDING_LOG_BYTES: usize = 64 << 20;
+/// The first wait before opening the store again at start; it doubles up to
+/// [`MAX_START_WAIT`].
+const FIRST_START_WAIT: Duration = Duration::from_secs(1);
+/// The longest wait between two attempts to open the store at start.
+const MAX_START_WAIT: Duration = Duration::from_secs(30);
+/// A failure that goes on is reported again this often (each attempt is at debug level).
+const REPORT_AGAIN: Duration = Duration::from_secs(60);
 
 /// Why the master cannot start or had to stop.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +87,21 @@ pub struct MasterDaemon {
     logs: JobLogs,
     next_schedule: Instant,
     newest_queued: Option<JobId>,
+    /// Every worker was set Offline at start: until then the sockets are not read.
+    started: bool,
+    /// Operations the store or the disk refused, to try again.
+    pending: Pending,
+    /// END_OKs held back until their END is stored: job → its worker.
+    held_end_oks: BTreeMap<JobId, String>,
+    /// END_OKs released by a retry, to send.
+    released: Vec<(PeerId, Message)>,
+    /// Active jobs the machine cannot track (no worker, a name that cannot be one): said
+    /// once, not every tick.
+    untrackable: BTreeSet<JobId>,
+    /// The master's health, as published to the lab.
+    status: LabStatus,
+    /// When a failure that goes on was last reported.
+    last_report: Option<Instant>,
 }
 
 impl MasterDaemon {
@@ -96,16 +135,55 @@ impl MasterDaemon {
             http = %options.http,
             "sockets bound"
         );
+        let config = MasterConfig {
+            ping_interval: Duration::from_secs(options.ping_interval),
+            ..MasterConfig::default()
+        };
         Ok(MasterDaemon {
             lab,
             control,
             logs_socket,
             http: Some(http),
-            machine: machine::Master::new(MasterConfig::default()),
+            machine: machine::Master::new(config),
             logs: JobLogs::new(),
             next_schedule: Instant::now(),
             newest_queued: None,
+            started: false,
+            pending: Pending::new(),
+            held_end_oks: BTreeMap::new(),
+            released: Vec::new(),
+            untrackable: BTreeSet::new(),
+            status: LabStatus::default(),
+            last_report: None,
         })
+    }
+
+    /// [`MasterDaemon::start`], waiting while the store cannot be opened for a reason that
+    /// may pass (PostgreSQL not up yet, a full or read-only disk): said once, then tried
+    /// again with backoff. Another master holding the store, or anything else, is an error
+    /// at once. `None` when `stop` completes first.
+    pub async fn start_waiting(
+        options: &MasterOptions,
+        mut stop: std::pin::Pin<&mut (impl Future<Output = ()> + ?Sized)>,
+    ) -> Result<Option<Self>, MasterDaemonError> {
+        let mut wait = FIRST_START_WAIT;
+        loop {
+            match Self::start(options).await {
+                Ok(daemon) => return Ok(Some(daemon)),
+                Err(MasterDaemonError::Lab(e))
+                    if e.is_transient()
+                        && !matches!(e, LabError::Store(lava_store::StoreError::Locked { .. })) =>
+                {
+                    error!("cannot open the lab: {e}; trying again in {wait:?}");
+                }
+                Err(e) => return Err(e),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = stop.as_mut() => return Ok(None),
+            }
+            wait = (wait * 2).min(MAX_START_WAIT);
+        }
     }
 
     /// The control socket's endpoint, as bound (tests bind port 0).
@@ -118,23 +196,23 @@ impl MasterDaemon {
         self.logs_socket.endpoint()
     }
 
+    /// The lab the master runs: its [`Lab::status`] is the master's health.
+    pub fn lab(&self) -> Arc<Lab> {
+        Arc::clone(&self.lab)
+    }
+
     /// The HTTP address, as bound.
     pub fn http_addr(&self) -> Option<SocketAddr> {
         self.http.as_ref().and_then(|l| l.local_addr().ok())
     }
 
-    /// Serves until `shutdown` completes: every worker is Offline until it talks (as LAVA
-    /// does at start), the jobs the store says are active are picked up again, then the
-    /// event loop runs beside the XML-RPC API.
+    /// Serves until `shutdown` completes: the XML-RPC API at once; then, once every worker
+    /// is Offline in the store (as LAVA does at start; retried while the store refuses),
+    /// the jobs the store says are active are picked up again and the sockets are read.
     pub async fn run(
         mut self,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), MasterDaemonError> {
-        self.lab.all_workers_offline().await?;
-        let now = Instant::now();
-        for job in self.lab.active_jobs().await? {
-            self.restore_job(job, now).await?;
-        }
         let (stop_http, stopped) = tokio::sync::oneshot::channel::<()>();
         let api = Api::new(Arc::clone(&self.lab));
         let http = self
@@ -156,6 +234,15 @@ impl MasterDaemon {
             Ok(Err(e)) => error!("the XML-RPC API task failed: {e}"),
             Err(_) => warn!("XML-RPC requests still in flight after {HTTP_GRACE:?}: dropped"),
         }
+        if !self.pending.is_empty() {
+            // Nothing of it was acknowledged: ENDs are sent again by the slaves, results
+            // are read back from output.yaml, states are derived again at the next start.
+            warn!(
+                operations = self.pending.len(),
+                log_records = self.pending.log_records(),
+                "stopping with operations the store or the disk refused; the next start redoes them"
+            );
+        }
         self.logs.close_all(&self.lab).await;
         self.control.close().await?;
         self.logs_socket.close().await?;
@@ -171,17 +258,29 @@ impl MasterDaemon {
         loop {
             let now = Instant::now();
             if now >= next_housekeeping {
-                self.housekeeping(now).await?;
+                self.housekeeping(now).await;
                 // Jobs scheduled just now get their START without waiting for a wake-up.
                 self.drain().await?;
                 next_housekeeping = now + HOUSEKEEPING;
             }
-            let deadline = self
-                .machine
-                .poll_timeout()
-                .map_or(next_housekeeping, |t| t.min(next_housekeeping));
+            if self.pending.next_pass().is_some_and(|at| at <= now) {
+                self.retry_pending().await;
+                self.drain().await?;
+            }
+            self.publish_status();
+            let deadline = [
+                self.machine.poll_timeout(),
+                self.pending.next_pass(),
+                Some(next_housekeeping),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(next_housekeeping);
+            let reading = self.started;
+            let reading_logs = reading && self.pending.log_bytes() < MAX_PENDING_LOG_BYTES;
             tokio::select! {
-                received = self.control.recv() => {
+                received = self.control.recv(), if reading => {
                     let (peer, frames) = received?;
                     let now = Instant::now();
                     match Message::decode(&frames) {
@@ -189,9 +288,9 @@ impl MasterDaemon {
                         Err(error) => self.machine.handle_malformed(&peer, error, now),
                     }
                 }
-                received = self.logs_socket.recv() => {
+                received = self.logs_socket.recv(), if reading_logs => {
                     let frames = received?;
-                    self.log_record(&frames).await?;
+                    self.log_record(&frames).await;
                 }
                 () = tokio::time::sleep_until(deadline.into()) => {
                     self.machine.handle_timeout(Instant::now());
@@ -205,31 +304,42 @@ impl MasterDaemon {
         }
     }
 
-    /// Carries out the machine's events, then sends what it queued.
+    /// Carries out the machine's events, then sends what it queued (END_OKs of ENDs not
+    /// stored yet are held back).
     async fn drain(&mut self) -> Result<(), MasterDaemonError> {
         loop {
             while let Some(event) = self.machine.poll_event() {
-                self.event(event).await?;
+                self.event(event).await;
             }
             let Some((peer, message)) = self.machine.poll_transmit() else {
                 break;
             };
+            if let Message::EndOk { job_id } = &message {
+                if self.held_end_oks.contains_key(job_id) {
+                    debug!(job = job_id, "END_OK held back until the END is stored");
+                    continue;
+                }
+            }
             debug!(peer = %peer, action = machine::action_name(&message), "send");
+            self.control.send(&peer, message.encode()).await?;
+        }
+        for (peer, message) in std::mem::take(&mut self.released) {
+            debug!(peer = %peer, action = machine::action_name(&message), "send (released)");
             self.control.send(&peer, message.encode()).await?;
         }
         Ok(())
     }
 
-    async fn event(&mut self, event: Event) -> Result<(), MasterDaemonError> {
+    async fn event(&mut self, event: Event) {
         match event {
             Event::WorkerOnline { hostname } => {
                 info!(worker = %hostname, "worker online");
-                self.lab.worker_online(&hostname).await?;
+                self.submit(Operation::WorkerState { hostname }).await;
                 self.next_schedule = Instant::now();
             }
             Event::WorkerOffline { hostname } => {
                 warn!(worker = %hostname, "worker offline: nothing heard for 60 s");
-                self.lab.worker_offline(&hostname).await?;
+                self.submit(Operation::WorkerState { hostname }).await;
             }
             Event::WorkerHello {
                 hostname,
@@ -240,16 +350,11 @@ impl MasterDaemon {
                 if lava_version.is_none() {
                     warn!(worker = %hostname, "HELLO without a LAVA version (a 2018.x slave)");
                 }
-                match self
-                    .lab
-                    .worker_hello(&hostname, lava_version.as_deref())
-                    .await
-                {
-                    Err(LabError::WorkerName(e)) => {
-                        error!(worker = %hostname, "HELLO from a name that cannot be a worker's: {e}")
-                    }
-                    other => other?,
-                }
+                self.submit(Operation::WorkerHello {
+                    hostname,
+                    version: lava_version,
+                })
+                .await;
             }
             Event::VersionMismatch {
                 hostname,
@@ -261,7 +366,7 @@ impl MasterDaemon {
             Event::LavaLogsOffline => warn!("lava-logs offline"),
             Event::JobStarted { job_id, hostname } => {
                 info!(job = job_id, worker = %hostname, "START_OK");
-                self.lab.job_running(job_id).await?;
+                self.submit(Operation::JobRunning { job_id }).await;
             }
             Event::JobEnded {
                 job_id,
@@ -287,8 +392,15 @@ impl MasterDaemon {
                     errors,
                     description,
                 };
-                if self.lab.job_ended(job_id, &end).await?.is_some() {
-                    self.job_finished(job_id).await;
+                let operation = Operation::JobEnded {
+                    job_id,
+                    hostname: hostname.clone(),
+                    end,
+                };
+                if !self.submit(operation).await {
+                    // The END is not stored: no END_OK, so the slave keeps it and sends it
+                    // again (and a restarted master processes it).
+                    self.held_end_oks.insert(job_id, hostname);
                 }
                 self.next_schedule = Instant::now();
             }
@@ -298,10 +410,11 @@ impl MasterDaemon {
                 was_canceling: _,
             } => {
                 warn!(job = job_id, worker = %hostname, "no final lava/job result 120 s after END: finishing the job");
-                self.lab
-                    .finish_job(job_id, &JobEnding::ResultMissing)
-                    .await?;
-                self.job_finished(job_id).await;
+                self.submit(Operation::FinishJob {
+                    job_id,
+                    ending: JobEnding::ResultMissing,
+                })
+                .await;
             }
             Event::EndForUnknownJob { job_id, hostname } => {
                 warn!(job = job_id, worker = %hostname, "END for a job this master does not track: acknowledged");
@@ -315,7 +428,7 @@ impl MasterDaemon {
                 let ending = JobEnding::NotStarted {
                     reason: error.to_string(),
                 };
-                self.lab.finish_job(job_id, &ending).await?;
+                self.submit(Operation::FinishJob { job_id, ending }).await;
                 self.next_schedule = Instant::now();
             }
             Event::PeerRejected { peer, reason } => {
@@ -328,55 +441,230 @@ impl MasterDaemon {
                 warn!(worker = %hostname, ?hint, "two slaves may be using the hostname {hostname}")
             }
         }
-        Ok(())
+    }
+
+    /// Carries out `operation` now, unless operations on the same object wait (then it
+    /// waits behind them). Returns whether it is done (false: it waits).
+    async fn submit(&mut self, operation: Operation) -> bool {
+        let entry = Entry::new(operation);
+        if self.pending.holds(&entry.operation.key()) {
+            debug!(
+                "{}: waits behind earlier operations on the same object",
+                entry.operation.describe()
+            );
+            self.pending.push(entry, Instant::now());
+            return false;
+        }
+        let (failed, _) = self.run_entries(VecDeque::from([entry])).await;
+        let done = failed.is_empty();
+        let now = Instant::now();
+        for entry in failed {
+            self.pending.push(entry, now);
+        }
+        done
+    }
+
+    /// Tries every pending operation again, in order.
+    async fn retry_pending(&mut self) {
+        let work = self.pending.start_pass();
+        let count = work.len();
+        let (failed, progressed) = self.run_entries(work).await;
+        debug!(
+            tried = count,
+            waiting = failed.len(),
+            "retried pending operations"
+        );
+        self.pending.end_pass(failed, progressed, Instant::now());
+    }
+
+    /// Carries out `work` in order. An operation that fails with a transient error stops
+    /// the operations behind it on the same object, and a failing store stops them all
+    /// (each attempt could wait for a connection timeout); they are returned, in order, to
+    /// wait. An operation that fails for good is reported and dropped. Also returns whether
+    /// anything was done.
+    async fn run_entries(&mut self, mut work: VecDeque<Entry>) -> (VecDeque<Entry>, bool) {
+        let mut failed = VecDeque::new();
+        let mut stopped: BTreeSet<Key> = BTreeSet::new();
+        let mut store_failed = false;
+        let mut progressed = false;
+        while let Some(mut entry) = work.pop_front() {
+            let key = entry.operation.key();
+            if store_failed || stopped.contains(&key) {
+                failed.push_back(entry);
+                continue;
+            }
+            match self.perform(&entry.operation).await {
+                Ok(next) => {
+                    progressed = true;
+                    self.worked(&entry.operation);
+                    // Follow-ups (a logged record's results) come before anything else on
+                    // the same object.
+                    for operation in next.into_iter().rev() {
+                        work.push_front(Entry::new(operation));
+                    }
+                }
+                Err(error) if error.is_transient() => {
+                    entry.attempts += 1;
+                    let what = format!(
+                        "{} (attempt {})",
+                        entry.operation.describe(),
+                        entry.attempts
+                    );
+                    self.report_failure(&what, &error);
+                    store_failed = error.failing_part() == Some(LabPart::Store);
+                    stopped.insert(key);
+                    failed.push_back(entry);
+                }
+                Err(error) => {
+                    error!("{}: {error}; not retried", entry.operation.describe());
+                    if let Operation::JobEnded { job_id, .. } = &entry.operation {
+                        // It can never be stored (e.g. the job was deleted): acknowledge
+                        // it as an END for an unknown job.
+                        self.release_end_ok(*job_id);
+                    }
+                }
+            }
+        }
+        (failed, progressed)
+    }
+
+    /// Carries out one operation through the lab. Returns the operations that must follow
+    /// it at once (the results a written log record holds).
+    async fn perform(&mut self, operation: &Operation) -> Result<Vec<Operation>, LabError> {
+        match operation {
+            Operation::WorkerHello { hostname, version } => {
+                match self.lab.worker_hello(hostname, version.as_deref()).await {
+                    Err(LabError::WorkerName(e)) => {
+                        error!(worker = %hostname, "HELLO from a name that cannot be a worker's: {e}")
+                    }
+                    other => other?,
+                }
+            }
+            Operation::WorkerState { hostname } => {
+                if self.machine.is_online(hostname) {
+                    self.lab.worker_online(hostname).await?;
+                } else {
+                    self.lab.worker_offline(hostname).await?;
+                }
+            }
+            Operation::JobRunning { job_id } => self.lab.job_running(*job_id).await?,
+            Operation::JobEnded { job_id, end, .. } => {
+                let finished = self.lab.job_ended(*job_id, end).await?;
+                self.release_end_ok(*job_id);
+                if finished.is_some() {
+                    self.job_finished(*job_id).await;
+                }
+            }
+            Operation::FinishJob { job_id, ending } => {
+                self.lab.finish_job(*job_id, ending).await?;
+                self.job_finished(*job_id).await;
+            }
+            Operation::LogRecord { job_id, line } => {
+                return Ok(match self.logs.write(&self.lab, *job_id, line).await? {
+                    Written::Logged(results) => results
+                        .into_iter()
+                        .map(|r| Operation::StoreResult(Box::new(r)))
+                        .collect(),
+                    Written::Skipped => Vec::new(),
+                    Written::Dropped(why) => {
+                        debug!(job = job_id, "log record dropped: {why}");
+                        Vec::new()
+                    }
+                });
+            }
+            Operation::RecoverResults { job_id } => {
+                let results = self.logs.recover(&self.lab, *job_id).await?;
+                return Ok(results
+                    .into_iter()
+                    .map(|r| Operation::StoreResult(Box::new(r)))
+                    .collect());
+            }
+            Operation::StoreResult(result) => {
+                let finished = self
+                    .lab
+                    .store_result(result, FinalResult::FinishesJob)
+                    .await?;
+                if let Some(health) = finished {
+                    info!(job = result.job, %health, "final result");
+                }
+                if result.is_job_result() {
+                    self.job_finished(result.job).await;
+                }
+            }
+        }
+        Ok(Vec::new())
+    }
+
+    /// The END of `job_id` is stored (or can never be): its END_OK, if held back, goes.
+    fn release_end_ok(&mut self, job_id: JobId) {
+        if let Some(hostname) = self.held_end_oks.remove(&job_id) {
+            self.released
+                .push((PeerId::from_hostname(&hostname), Message::EndOk { job_id }));
+        }
     }
 
     /// The lab finished a job: the machine stops tracking it and its log is closed.
     async fn job_finished(&mut self, job_id: JobId) {
-        if let Err(e) = self.machine.finish_job(job_id) {
-            // The lab and the machine disagree about the job: a bug, reported, not hidden.
-            error!(
-                job = job_id,
-                "the master machine refused to finish the job: {e}"
-            );
+        // A job finished by a crash END or an overdue result is no longer tracked.
+        if self.machine.job_phase(job_id).is_some() {
+            if let Err(e) = self.machine.finish_job(job_id) {
+                error!(
+                    job = job_id,
+                    "the master machine refused to finish the job: {e}"
+                );
+            }
         }
         self.logs.close(&self.lab, job_id).await;
         self.next_schedule = Instant::now();
     }
 
-    /// Tracks a job the store says is active after a restart.
-    async fn restore_job(&mut self, job: Job, now: Instant) -> Result<(), MasterDaemonError> {
+    /// Tracks a job the store says is active but the machine does not know (after a
+    /// restart, or when an earlier attempt failed), and reads back the results its log
+    /// holds that the store lost.
+    async fn restore_job(&mut self, job: Job, now: Instant) -> Result<(), LabError> {
         let phase = match job.state {
-            JobState::Scheduled => return self.start_job(job, now).await,
-            JobState::Running => JobPhase::Running,
-            JobState::Canceling => JobPhase::Canceling,
+            JobState::Scheduled => None,
+            JobState::Running => Some(JobPhase::Running),
+            JobState::Canceling => Some(JobPhase::Canceling),
             _ => return Ok(()),
         };
-        let Some(worker) = self.lab.worker_of(&job).await? else {
-            warn!(
-                job = job.id,
-                "active job has no device with a worker: it stays as it is"
-            );
-            return Ok(());
-        };
-        let end = self
-            .lab
-            .store()
-            .job_end(job.id)
-            .await
-            .map_err(LabError::from)?;
-        if let Err(e) = self
-            .machine
-            .add_job(job.id, &worker, phase, end.processed, now)
-        {
-            error!(job = job.id, "cannot track the restored job: {e}");
+        let id = job.id;
+        match phase {
+            None => self.start_job(job, now).await?,
+            Some(phase) => {
+                let Some(worker) = self.lab.worker_of(&job).await? else {
+                    warn!(
+                        job = id,
+                        "active job has no device with a worker: it stays as it is"
+                    );
+                    self.untrackable.insert(id);
+                    return Ok(());
+                };
+                let end = self.lab.store().job_end(id).await?;
+                // The grace for the final result runs from the stored END (wall clock).
+                let ended = end.processed.then(|| {
+                    let at = end.processed_at.unwrap_or_else(|| self.lab.now());
+                    let ago = self.lab.now().as_micros().saturating_sub(at.as_micros());
+                    Duration::from_micros(u64::try_from(ago).unwrap_or(0))
+                });
+                if let Err(e) = self
+                    .machine
+                    .add_restored_job(id, &worker, phase, ended, now)
+                {
+                    error!(job = id, "cannot track the restored job: {e}");
+                    self.untrackable.insert(id);
+                    return Ok(());
+                }
+            }
         }
+        self.submit(Operation::RecoverResults { job_id: id }).await;
         Ok(())
     }
 
     /// Hands START to the machine; a job whose START cannot be built fails with an
-    /// Infrastructure error naming the file.
-    async fn start_job(&mut self, job: Job, now: Instant) -> Result<(), MasterDaemonError> {
+    /// Infrastructure error naming the file. A transient failure leaves it Scheduled and
+    /// untracked, for the next housekeeping to try again.
+    async fn start_job(&mut self, job: Job, now: Instant) -> Result<(), LabError> {
         match self.lab.job_start(&job).await {
             Ok(start) => {
                 let phase = JobPhase::Scheduled(start.payload);
@@ -385,77 +673,173 @@ impl MasterDaemon {
                     .add_job(job.id, &start.worker, phase, false, now)
                 {
                     error!(job = job.id, "cannot track the job: {e}");
+                    self.untrackable.insert(job.id);
                 }
             }
-            Err(e @ (LabError::Store(_) | LabError::Busy { .. })) => return Err(e.into()),
+            Err(e) if e.is_transient() => return Err(e),
             Err(reason) => {
                 error!(job = job.id, "cannot build START: {reason}");
                 let ending = JobEnding::NotStarted {
                     reason: reason.to_string(),
                 };
-                self.lab.finish_job(job.id, &ending).await?;
+                self.submit(Operation::FinishJob {
+                    job_id: job.id,
+                    ending,
+                })
+                .await;
             }
         }
         Ok(())
     }
 
-    /// Notices what other processes changed, and runs the scheduler when it is due.
-    async fn housekeeping(&mut self, now: Instant) -> Result<(), MasterDaemonError> {
+    /// Sets every worker Offline once at start, then notices what other processes
+    /// changed, picks up active jobs the machine does not track, and runs the scheduler
+    /// when it is due. Failures are reported and tried again at the next tick.
+    async fn housekeeping(&mut self, now: Instant) {
+        if !self.started {
+            match self.lab.all_workers_offline().await {
+                Ok(()) => {
+                    self.started = true;
+                    info!("every worker is Offline until it speaks; reading the sockets");
+                }
+                Err(e) => {
+                    self.report_failure("set every worker Offline at start", &e);
+                    return;
+                }
+            }
+        }
+        match self.try_housekeeping(now).await {
+            Ok(()) if self.pending.is_empty() => self.recovered(LabPart::Store),
+            Ok(()) => {}
+            Err(e) => self.report_failure("housekeeping", &e),
+        }
+        self.logs.close_idle(&self.lab, LOG_IDLE_SECS).await;
+    }
+
+    async fn try_housekeeping(&mut self, now: Instant) -> Result<(), LabError> {
         // A new submission (lava-admin, the API) schedules at once.
         let newest = self.lab.newest_submitted().await?;
         if newest != self.newest_queued {
             self.newest_queued = newest;
             self.next_schedule = now;
         }
-        // Cancellations made elsewhere.
+        // Cancellations made elsewhere, and active jobs the machine does not track.
         for job in self.lab.active_jobs().await? {
-            if job.state != JobState::Canceling {
+            if self.pending.holds(&Key::Job(job.id)) || self.pending.holds(&Key::JobLog(job.id)) {
                 continue;
             }
             match self.machine.job_phase(job.id) {
                 Some(JobPhase::Canceling | JobPhase::Finished) => {}
-                None => self.restore_job(job, now).await?,
-                Some(_) => {
+                Some(_) if job.state == JobState::Canceling => {
                     if let Err(e) = self.machine.cancel_job(job.id, now) {
                         error!(job = job.id, "cannot cancel: {e}");
+                    }
+                }
+                Some(_) => {}
+                None if self.untrackable.contains(&job.id) => {}
+                None => {
+                    let id = job.id;
+                    if let Err(e) = self.restore_job(job, now).await {
+                        self.report_failure(&format!("pick up job {id}"), &e);
                     }
                 }
             }
         }
         if now >= self.next_schedule {
             for job in self.lab.schedule().await? {
-                self.start_job(job, now).await?;
+                let id = job.id;
+                // Left Scheduled: picked up at the next tick.
+                if let Err(e) = self.start_job(job, now).await {
+                    self.report_failure(&format!("send START of job {id}"), &e);
+                }
             }
             self.next_schedule = now + SCHEDULE_INTERVAL;
         }
-        self.logs.close_idle(&self.lab, LOG_IDLE_SECS).await;
         Ok(())
     }
 
-    /// One record from lava-run, as the ZeroMQ log sink receives it: its final result
-    /// finishes the job.
-    async fn log_record(&mut self, frames: &[Vec<u8>]) -> Result<(), MasterDaemonError> {
+    /// One record from lava-run, as the ZeroMQ log sink receives it: written to the job's
+    /// log, its result stored, its final result finishing the job.
+    async fn log_record(&mut self, frames: &[Vec<u8>]) {
         let (job_id, line) = match decode_log_frames(frames) {
             Ok(decoded) => decoded,
             Err(e) => {
                 debug!("log record dropped: {e}");
-                return Ok(());
+                return;
             }
         };
-        match self
-            .logs
-            .append(&self.lab, job_id, line, FinalResult::FinishesJob)
-            .await?
-        {
-            Appended::Stored {
-                finished: Some(health),
-            } => {
-                info!(job = job_id, %health, "final result");
-                self.job_finished(job_id).await;
-            }
-            Appended::Stored { finished: None } | Appended::Skipped => {}
-            Appended::Dropped(why) => debug!(job = job_id, "log record dropped: {why}"),
+        self.submit(Operation::LogRecord {
+            job_id,
+            line: line.to_owned(),
+        })
+        .await;
+    }
+
+    /// Reports a failure: loudly when a part of the lab starts failing, then at most every
+    /// [`REPORT_AGAIN`].
+    fn report_failure(&mut self, what: &str, error: &LabError) {
+        let now = Instant::now();
+        if !error.is_transient() {
+            error!("{what}: {error}");
+            return;
         }
-        Ok(())
+        match self.status.failed(error, self.lab.now()) {
+            Some(part) => {
+                error!(
+                    "the lab's {part} is failing: {what}: {error}; the master goes on, and tries again"
+                );
+                self.last_report = Some(now);
+            }
+            None if self
+                .last_report
+                .is_none_or(|at| now.duration_since(at) >= REPORT_AGAIN) =>
+            {
+                warn!(
+                    waiting = self.pending.len(),
+                    log_records = self.pending.log_records(),
+                    "still failing: {what}: {error}"
+                );
+                self.last_report = Some(now);
+            }
+            None => debug!("{what}: {error}"),
+        }
+    }
+
+    /// `operation` was carried out: the parts it writes work.
+    fn worked(&mut self, operation: &Operation) {
+        let (store, disk) = match operation {
+            Operation::LogRecord { .. } | Operation::RecoverResults { .. } => (false, true),
+            Operation::JobEnded { .. } => (true, true),
+            Operation::WorkerHello { .. }
+            | Operation::WorkerState { .. }
+            | Operation::JobRunning { .. }
+            | Operation::FinishJob { .. }
+            | Operation::StoreResult(_) => (true, false),
+        };
+        if store {
+            self.recovered(LabPart::Store);
+        }
+        if disk {
+            self.recovered(LabPart::Files);
+        }
+    }
+
+    fn recovered(&mut self, part: LabPart) {
+        if let Some(failing) = self.status.recovered(part) {
+            let secs = (self.lab.now().as_micros() - failing.since.as_micros()) / 1_000_000;
+            info!(
+                failures = failing.failures,
+                "the lab's {part} works again after {secs} s of failures"
+            );
+        }
+    }
+
+    /// Publishes the master's health for the API, web pages and metrics.
+    fn publish_status(&mut self) {
+        self.status.pending_operations = self.pending.len();
+        self.status.pending_log_records = self.pending.log_records();
+        if self.status != self.lab.status() {
+            self.lab.publish_status(&self.status);
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod daemon;
 pub mod options;
+pub mod pending;
 
 pub use daemon::{MasterDaemon, MasterDaemonError};
 pub use options::MasterOptions;

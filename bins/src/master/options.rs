@@ -40,6 +40,11 @@ pub struct MasterOptions {
     /// Log file; `-` for stderr.
     #[arg(short = 'o', long, value_name = "FILE", default_value = "-")]
     pub log_file: String,
+    /// The PING interval announced in PONG (LAVA: 20 s; slaves ignore values under 5).
+    /// Shorter intervals make slaves notice a restarted master sooner: for tests.
+    #[arg(long, value_name = "SECONDS", default_value_t = 20, hide = true,
+          value_parser = clap::value_parser!(u64).range(5..=3600))]
+    pub ping_interval: u64,
 }
 
 impl MasterOptions {
@@ -64,7 +69,12 @@ mod tests {
         assert_eq!(o.lab.store_url().unwrap(), "/d/lava.sqlite3");
         assert!(!o.encrypt && !o.ipv6);
         assert_eq!(o.http, "127.0.0.1:8000");
+        assert_eq!(o.ping_interval, 20);
         assert!(o.data_dir().is_ok());
+        assert!(
+            MasterOptions::try_parse_from(["lava-master", "--ping-interval", "4"]).is_err(),
+            "slaves ignore PONG intervals under 5 s"
+        );
     }
 
     #[test]

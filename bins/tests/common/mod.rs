@@ -91,6 +91,9 @@ pub struct Lab {
     /// The master's XML-RPC API port (`--http`), so that masters of parallel tests do not
     /// all want LAVA's default 127.0.0.1:8000.
     pub http_port: u16,
+    /// The store, when it is not the data dir's SQLite file (`--store` for lava-admin and
+    /// the masters the tests start).
+    pub store: Option<String>,
 }
 
 impl Lab {
@@ -113,6 +116,7 @@ impl Lab {
             control_port: free_port(),
             log_port: free_port(),
             http_port: free_port(),
+            store: None,
         }
     }
 
@@ -138,12 +142,12 @@ impl Lab {
 
     /// Runs lava-admin against this lab.
     pub fn admin(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_lava-admin"))
-            .arg("--data-dir")
-            .arg(self.data_dir())
-            .args(args)
-            .output()
-            .expect("cannot run lava-admin")
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lava-admin"));
+        command.arg("--data-dir").arg(self.data_dir());
+        if let Some(store) = &self.store {
+            command.args(["--store", store]);
+        }
+        command.args(args).output().expect("cannot run lava-admin")
     }
 
     /// Runs lava-admin and insists that it succeeds; returns its stdout.

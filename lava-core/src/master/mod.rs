@@ -380,6 +380,23 @@ impl Master {
         end_processed: bool,
         now: Instant,
     ) -> Result<(), MasterError> {
+        let ended = end_processed.then_some(Duration::ZERO);
+        self.add_restored_job(job_id, hostname, phase, ended, now)
+    }
+
+    /// [`Master::add_job`] for a job restored from the store whose END was processed
+    /// `ended` ago (`None`: not processed): the log sink's grace runs from that END, not
+    /// from the restart, so restarts do not hold a device for ever (a negative age counts
+    /// as zero).
+    pub fn add_restored_job(
+        &mut self,
+        job_id: JobId,
+        hostname: &str,
+        phase: JobPhase,
+        ended: Option<Duration>,
+        now: Instant,
+    ) -> Result<(), MasterError> {
+        let end_processed = ended.is_some();
         if self.jobs.contains_key(&job_id) {
             return Err(MasterError::JobExists(job_id));
         }
@@ -409,8 +426,11 @@ impl Master {
                 finish_due: None,
             },
         );
-        if end_processed && self.jobs.get(&job_id).map(|j| &j.phase) != Some(&JobPhase::Finished) {
-            self.await_finish(job_id, now);
+        if let Some(ago) = ended {
+            if self.jobs.get(&job_id).map(|j| &j.phase) != Some(&JobPhase::Finished) {
+                let left = self.config.finish_grace.saturating_sub(ago);
+                self.await_finish_for(job_id, now, left);
+            }
         }
         self.by_worker
             .entry(hostname.to_owned())
@@ -840,7 +860,12 @@ impl Master {
 
     /// Gives the log sink [`MasterConfig::finish_grace`] to finish the job.
     fn await_finish(&mut self, job_id: JobId, now: Instant) {
-        let due = now + self.config.finish_grace;
+        self.await_finish_for(job_id, now, self.config.finish_grace);
+    }
+
+    /// The log sink has `grace` from `now` to finish the job.
+    fn await_finish_for(&mut self, job_id: JobId, now: Instant, grace: Duration) {
+        let due = now + grace;
         if let Some(job) = self.jobs.get_mut(&job_id) {
             if let Some(old) = job.finish_due.replace(due) {
                 self.finish_queue.remove(&(old, job_id));

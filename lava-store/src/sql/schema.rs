@@ -106,6 +106,10 @@ CREATE TABLE tokens (
     created BIGINT NOT NULL
 );
 "#,
+    // 2: when END was processed, so that the final result's grace survives a restart.
+    r#"
+ALTER TABLE jobs ADD COLUMN end_processed_at BIGINT;
+"#,
 ];
 
 /// The schema version this build writes.

@@ -460,7 +460,11 @@ pub async fn transitions(s: &dyn Store) {
                 ))
                 .job(finished.clone())
                 .device(dev.clone())
-                .end(j1.id, Some("description: yaml".into())),
+                .end(
+                    j1.id,
+                    Some("description: yaml".into()),
+                    Timestamp::from_secs(21),
+                ),
         )
         .await
         .unwrap();
@@ -470,6 +474,7 @@ pub async fn transitions(s: &dyn Store) {
     let end = s.job_end(j1.id).await.unwrap();
     assert!(end.processed);
     assert_eq!(end.description.as_deref(), Some("description: yaml"));
+    assert_eq!(end.processed_at, Some(Timestamp::from_secs(21)));
     assert!(s.active_jobs().await.unwrap().is_empty());
 }
 
@@ -517,9 +522,72 @@ pub async fn change_sets_are_atomic(s: &dyn Store) {
     assert!(stored.health_check);
     assert_eq!(stored.actual_device.as_deref(), Some("qemu02"));
     assert!(matches!(
-        s.apply(&ChangeSet::new().end(5_000, None)).await,
+        s.apply(&ChangeSet::new().end(5_000, None, Timestamp(1)))
+            .await,
         Err(StoreError::NotFound(_))
     ));
+}
+
+/// A job's final result, its log position and its end go in one change set: all or nothing.
+pub async fn results_and_the_end_in_one_change_set(s: &dyn Store) {
+    small_lab(s).await;
+    let id = s.submit(&[job("qemu", 1)]).await.unwrap()[0];
+    let case = TestCase {
+        suite: "lava".into(),
+        test_set: None,
+        name: "job".into(),
+        result: TestResult::Pass,
+        measurement: None,
+        units: String::new(),
+        metadata: Some("{case: job}".into()),
+        logged: Timestamp(7),
+        start_log_line: None,
+        end_log_line: None,
+    };
+    let log = JobLog {
+        output_dir: "/out/1".into(),
+        line_count: 12,
+    };
+    let mut finished = s.job(id).await.unwrap().unwrap();
+    finished.state = JobState::Finished;
+    // A failed precondition: neither the result nor the log position is written.
+    let err = s
+        .apply(
+            &ChangeSet::new()
+                .require(Precondition::JobState(id, JobState::Running))
+                .job(finished.clone())
+                .test_case(id, case.clone())
+                .log(id, log.clone()),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    assert!(s.test_cases(id).await.unwrap().is_empty());
+    assert_eq!(s.job_log(id).await.unwrap(), None);
+    // An unknown job in the last part: nothing is written either.
+    let err = s
+        .apply(
+            &ChangeSet::new()
+                .test_case(id, case.clone())
+                .log(4_242, log.clone()),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err}");
+    assert!(s.test_cases(id).await.unwrap().is_empty());
+    s.apply(
+        &ChangeSet::new()
+            .require(Precondition::JobState(id, JobState::Submitted))
+            .job(finished.clone())
+            .test_case(id, case.clone())
+            .log(id, log.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.test_cases(id).await.unwrap(), vec![case]);
+    assert_eq!(s.job_log(id).await.unwrap(), Some(log));
+    assert_eq!(s.job(id).await.unwrap().unwrap().state, JobState::Finished);
+    assert_eq!(s.job_end(id).await.unwrap().processed_at, None);
 }
 
 pub async fn scheduler_snapshot(s: &dyn Store) {
@@ -727,6 +795,7 @@ macro_rules! store_suite {
             submission,
             transitions,
             change_sets_are_atomic,
+            results_and_the_end_in_one_change_set,
             scheduler_snapshot,
             job_records,
             large_change_sets,

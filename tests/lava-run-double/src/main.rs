@@ -22,6 +22,11 @@
 //! stderr), `ignore-term` (SIGTERM is logged and ignored: only SIGKILL or another signal
 //! stops it), optionally followed by `:SECONDS` of run time (e.g. `pass:30` for a
 //! long-running job; default 0). Without a mode the job passes at once.
+//!
+//! With `LAVA_RUN_DOUBLE_TRACE=FILE` in its environment, each run appends `start`, `final`
+//! (just before the final result is sent) and `exit-<code>` lines, each followed by the job
+//! id, the pid and the time in µs, to FILE (tests that kill processes count runs there, and
+//! aim at those moments).
 
 mod logline;
 
@@ -269,7 +274,43 @@ fn main() -> ExitCode {
     ExitCode::from(runtime.block_on(run(options)))
 }
 
+/// Appends `<event> <job id> <pid> <unix time in µs>` to the file named by
+/// `LAVA_RUN_DOUBLE_TRACE`, if set:
+/// tests that kill processes count runs there, where no lost log record can hide one.
+fn trace(options: &Options, event: &str) {
+    let Some(path) = std::env::var_os("LAVA_RUN_DOUBLE_TRACE") else {
+        return;
+    };
+    let micros = SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros());
+    let line = format!(
+        "{event} {} {} {micros}\n",
+        options.job_id,
+        std::process::id()
+    );
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut file| std::io::Write::write_all(&mut file, line.as_bytes()));
+    if let Err(error) = written {
+        eprintln!("lava-run-double: cannot trace to {path:?}: {error}");
+    }
+}
+
 async fn run(options: Options) -> u8 {
+    if !options.validate {
+        trace(&options, "start");
+    }
+    let code = run_job(&options).await;
+    if !options.validate {
+        trace(&options, &format!("exit-{code}"));
+    }
+    code
+}
+
+async fn run_job(options: &Options) -> u8 {
     let mut signals = match Signals::install() {
         Ok(signals) => signals,
         Err(error) => {
@@ -277,16 +318,17 @@ async fn run(options: Options) -> u8 {
             return 1;
         }
     };
-    let Some(mut logger) = setup_logger(&options) else {
+    let Some(mut logger) = setup_logger(options) else {
         println!("lava-run failed to setup logging");
         return 1;
     };
 
     let mut description = String::new();
-    let result = job(&options, &mut logger, &mut signals, &mut description).await;
+    let result = job(options, &mut logger, &mut signals, &mut description).await;
     let success = match result {
         Ok(Finish::Done) => {
             logger.info("Job finished correctly").await;
+            trace(options, "final");
             logger
                 .results(&[("definition", "lava"), ("case", "job"), ("result", "pass")])
                 .await;
@@ -298,6 +340,7 @@ async fn run(options: Options) -> u8 {
             return 1;
         }
         Err(error) => {
+            trace(options, "final");
             logger
                 .log(
                     "error",

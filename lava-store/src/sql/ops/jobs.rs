@@ -397,18 +397,26 @@ pub(crate) fn apply(tx: &mut dyn SqlTx, changes: &ChangeSet) -> Result<Applied> 
     for worker in &changes.workers {
         update_worker(tx, worker)?;
     }
-    for (id, description) in &changes.ends {
+    for end in &changes.ends {
         let n = tx.execute(
-            "UPDATE jobs SET end_processed = ?, end_description = ? WHERE id = ?",
+            "UPDATE jobs SET end_processed = ?, end_description = ?, end_processed_at = ? \
+             WHERE id = ?",
             &[
                 Param::Bool(true),
-                description.as_ref().into(),
-                Param::Int(*id),
+                end.description.as_ref().into(),
+                Param::Int(end.at.0),
+                Param::Int(end.job),
             ],
         )?;
         if n == 0 {
-            return Err(StoreError::NotFound(format!("job {id}")));
+            return Err(StoreError::NotFound(format!("job {}", end.job)));
         }
+    }
+    for (job, case) in &changes.test_cases {
+        super::add_test_cases(tx, *job, std::slice::from_ref(case))?;
+    }
+    for (job, log) in &changes.logs {
+        super::set_job_log(tx, *job, log)?;
     }
     Ok(applied)
 }

@@ -116,7 +116,7 @@ pub(crate) fn job_log(tx: &mut dyn SqlTx, job: JobId) -> Result<Option<JobLog>> 
 
 pub(crate) fn job_end(tx: &mut dyn SqlTx, job: JobId) -> Result<JobEnd> {
     let rows = tx.query(
-        "SELECT end_processed, end_description FROM jobs WHERE id = ?",
+        "SELECT end_processed, end_description, end_processed_at FROM jobs WHERE id = ?",
         &[Param::Int(job)],
     )?;
     let Some(row) = rows.into_iter().next() else {
@@ -127,5 +127,6 @@ pub(crate) fn job_end(tx: &mut dyn SqlTx, job: JobId) -> Result<JobEnd> {
     Ok(JobEnd {
         processed: c.bool()?,
         description: c.opt_text()?,
+        processed_at: c.opt_int()?.map(Timestamp),
     })
 }
