@@ -28,6 +28,9 @@ pub struct Lab {
     clock: Arc<dyn Clock>,
     /// The master's health, as its daemon last published it.
     pub(crate) status: std::sync::Mutex<crate::status::LabStatus>,
+    /// Which health-check definitions LAVA could turn into jobs, remembered across passes
+    /// (reading one costs as much as scheduling hundreds of devices).
+    pub(crate) health_check_memo: std::sync::Mutex<lava_core::scheduler::HealthCheckMemo>,
 }
 
 impl Lab {
@@ -41,6 +44,7 @@ impl Lab {
             paths: config.paths,
             clock: Arc::new(SystemClock),
             status: Default::default(),
+            health_check_memo: Default::default(),
         })
     }
 

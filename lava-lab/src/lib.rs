@@ -29,6 +29,7 @@ mod clock;
 mod config;
 mod device_types;
 mod devices;
+mod dictionaries;
 mod error;
 mod files;
 mod job_output;

@@ -1,21 +1,22 @@
 //! One scheduling pass over the lab: the store's snapshot in, the core scheduler's decisions
 //! out, written in one transaction.
 //!
-//! The decisions are [`lava_core::scheduler`]'s; this module reads what it needs (which
-//! devices have a usable dictionary, which jobs are legacy JSON), writes the decisions with
-//! the preconditions they were computed on, and creates the health-check jobs.
+//! The decisions are [`lava_core::scheduler`]'s; this module reads what it needs (which jobs
+//! are legacy JSON, which VLANs jobs ask for; the pass asks about devices' dictionaries,
+//! health checks and interfaces lazily through [`LabDictionaries`]), writes the decisions
+//! with the preconditions they were computed on, and creates the health-check jobs.
 
+use crate::dictionaries::LabDictionaries;
 use crate::error::Result;
 use crate::lab::Lab;
 use crate::run::change_set;
-use lava_core::model::{
-    Device, DeviceHealth, DeviceState, Job, JobHealth, JobId, JobState, Priority, WorkerHealth,
-    WorkerState,
+use lava_core::model::{Device, Job, JobHealth, JobId, JobState, Priority};
+use lava_core::scheduler::{
+    self, vlan_request, DeviceOrder, HealthCheck, LabSnapshot, LastHealthCheck, PassOptions, Vlan,
 };
-use lava_core::scheduler::{self, DeviceOrder, HealthCheck, LabSnapshot, LastHealthCheck};
 use lava_core::time::Timestamp;
 use lava_store::Precondition;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 
 /// The submitter recorded on health-check jobs (LAVA's user `lava-health`).
 pub const HEALTH_CHECK_SUBMITTER: &str = "lava-health";
@@ -31,39 +32,13 @@ impl Lab {
 
     async fn try_schedule(&self) -> Result<Vec<Job>> {
         let snapshot = self.store().scheduler_snapshot().await?;
-        let online: HashSet<&str> = snapshot
-            .workers
-            .iter()
-            .filter(|w| w.state == WorkerState::Online && w.health == WorkerHealth::Active)
-            .map(|w| w.hostname.as_str())
-            .collect();
-        // Only devices that may get work this pass need their dictionary checked.
-        let valid_dictionaries = snapshot
-            .devices
-            .iter()
-            .filter(|d| {
-                d.state == DeviceState::Idle
-                    && matches!(
-                        d.health,
-                        DeviceHealth::Good | DeviceHealth::Unknown | DeviceHealth::Looping
-                    )
-                    && d.worker.as_deref().is_some_and(|w| online.contains(w))
-            })
-            .filter(|d| {
-                let check = self.check_device(d);
-                if let Err(e) = &check.dictionary {
-                    tracing::warn!(device = %d.hostname, "device dictionary is invalid: {e}");
-                }
-                check.is_valid()
-            })
-            .map(|d| d.hostname.clone())
-            .collect();
         let legacy_jobs = snapshot
             .queued_jobs
             .iter()
             .filter(|j| lava_core::job::legacy_reason(&j.definition).is_some())
             .map(|j| j.id)
             .collect();
+        let vlan_requests = vlan_requests(&snapshot.queued_jobs);
         let lab = LabSnapshot {
             device_types: snapshot.device_types,
             devices: snapshot.devices,
@@ -81,16 +56,23 @@ impl Lab {
                     (device, check)
                 })
                 .collect(),
-            valid_dictionaries,
             legacy_jobs,
+            vlan_requests,
             now: self.now(),
-            // Per-device health checks, permissions and VLANs: not read from the store yet.
+            // Dictionaries, health checks and interfaces are asked lazily (LabDictionaries).
+            // Permissions: not read from the store yet.
             ..LabSnapshot::default()
         };
-        let order = DeviceOrder::Shuffled {
+        let options = PassOptions::explained(DeviceOrder::Shuffled {
             seed: self.random().next_u64(),
+        });
+        let decisions = {
+            let mut memo = self
+                .health_check_memo
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            scheduler::schedule_with(&lab, &options, &mut LabDictionaries::new(self, &mut memo))
         };
-        let decisions = scheduler::schedule(&lab, order);
         for change in &decisions.device_health {
             tracing::warn!(device = %change.device, from = %change.from, to = %change.to, "device health: {}", change.reason);
         }
@@ -150,6 +132,22 @@ impl Lab {
     }
 }
 
+/// The VLANs each queued `lava-vland` job asks for. Only definitions that name the protocol
+/// are read: reading every queued definition each pass would cost more than the pass.
+fn vlan_requests(jobs: &[Job]) -> HashMap<JobId, Vec<Vlan>> {
+    jobs.iter()
+        .filter(|j| j.definition.contains("lava-vland"))
+        .filter_map(|j| match vlan_request(&j.definition) {
+            Ok(vlans) => vlans.map(|v| (j.id, v)),
+            Err(e) => {
+                // Checked at submission; a stored job that fails now asks for no VLAN.
+                tracing::warn!(job = j.id, "cannot read the job's lava-vland request: {e}");
+                None
+            }
+        })
+        .collect()
+}
+
 /// The row of a health-check job, Scheduled on its device.
 fn health_check_job(check: &HealthCheck, now: Timestamp) -> Job {
     Job {
@@ -169,5 +167,89 @@ fn health_check_job(check: &HealthCheck, now: Timestamp) -> Job {
         actual_device: Some(check.device.clone()),
         failure_comment: None,
         is_public: true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::{device, lab};
+    use crate::DeviceUpdate;
+    use lava_core::model::{DeviceHealth, JobState};
+
+    const CHECK: &str = "device_type: shell\njob_name: health\nvisibility: public\ntimeouts:\n  job:\n    minutes: 5\nactions:\n- command:\n    name: check\n";
+
+    async fn set_health(lab: &crate::Lab, hostname: &str, health: DeviceHealth) {
+        let update = DeviceUpdate {
+            health: Some(health),
+            ..DeviceUpdate::default()
+        };
+        lab.update_device(hostname, &update).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_device_runs_the_health_check_named_after_the_template_it_extends() {
+        let (_dir, lab) = lab().await;
+        device(&lab, "d1", "w1").await;
+        lab.worker_online("w1").await.unwrap();
+        set_health(&lab, "d1", DeviceHealth::Unknown).await;
+        let dir = lab.paths().health_checks_dir();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("shell.yaml"), CHECK).unwrap();
+        let scheduled = lab.schedule().await.unwrap();
+        assert_eq!(scheduled.len(), 1, "{scheduled:?}");
+        assert!(scheduled[0].health_check);
+        assert_eq!(scheduled[0].definition, CHECK);
+        assert_eq!(scheduled[0].actual_device.as_deref(), Some("d1"));
+    }
+
+    #[tokio::test]
+    async fn an_invalid_health_check_file_makes_the_device_bad() {
+        let (_dir, lab) = lab().await;
+        device(&lab, "d1", "w1").await;
+        lab.worker_online("w1").await.unwrap();
+        set_health(&lab, "d1", DeviceHealth::Unknown).await;
+        let dir = lab.paths().health_checks_dir();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("shell.yml"), "job_name: [unclosed\n").unwrap();
+        assert!(lab.schedule().await.unwrap().is_empty());
+        let d1 = lab.device("d1").await.unwrap();
+        assert_eq!(d1.health, DeviceHealth::Bad);
+    }
+
+    #[tokio::test]
+    async fn a_dictionary_that_fails_the_device_schema_makes_the_device_bad() {
+        let (_dir, lab) = lab().await;
+        device(&lab, "d1", "w1").await;
+        device(&lab, "d2", "w1").await;
+        lab.worker_online("w1").await.unwrap();
+        // Written behind the lab's back (as an admin editing the file would): it renders,
+        // but LAVA's device schema refuses a top-level `hostname`.
+        let bad = "{% extends 'shell.jinja2' %}\n{% block extra %}hostname: d1\n{% endblock %}\n";
+        std::fs::write(lab.paths().devices_dir().join("d1.jinja2"), bad).unwrap();
+        let problem = lab.device_problem(&lab.device("d1").await.unwrap());
+        assert!(
+            problem
+                .as_ref()
+                .is_some_and(|p| p.to_string().contains("hostname")),
+            "{problem:?}"
+        );
+        let job = "device_type: shell\njob_name: t\nvisibility: public\ntimeouts:\n  job:\n    minutes: 5\nactions:\n- command:\n    name: hello\n";
+        let ids = lab.submit(job, "bob").await.unwrap().ids;
+        lab.submit(job, "bob").await.unwrap();
+        let scheduled = lab.schedule().await.unwrap();
+        assert_eq!(scheduled.len(), 1);
+        assert_eq!(scheduled[0].actual_device.as_deref(), Some("d2"));
+        assert_eq!(lab.device("d1").await.unwrap().health, DeviceHealth::Bad);
+        assert!(lab.job(ids[0]).await.is_ok());
+        let queued = lab
+            .store()
+            .scheduler_snapshot()
+            .await
+            .unwrap()
+            .queued_jobs
+            .into_iter()
+            .filter(|j| j.state == JobState::Submitted)
+            .count();
+        assert_eq!(queued, 1);
     }
 }

@@ -15,7 +15,7 @@ use crate::types::{
 use async_trait::async_trait;
 use lava_core::model::{Device, DeviceType, Job, JobId, JobState, Tag, Worker};
 use lava_core::time::Timestamp;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
 
 #[derive(Debug, Clone, Default)]
@@ -75,6 +75,27 @@ impl MemoryStore {
         *state = draft;
         Ok(out)
     }
+}
+
+/// The queue (Submitted and Scheduling jobs) with every sub-job of the multinode groups it
+/// holds, in id order: what [`SchedulerSnapshot::queued_jobs`] promises.
+fn queue_with_groups<'a>(jobs: impl Iterator<Item = &'a Job>) -> Vec<Job> {
+    let jobs: Vec<&Job> = jobs.collect();
+    let queued = |j: &Job| matches!(j.state, JobState::Submitted | JobState::Scheduling);
+    let groups: HashSet<&str> = jobs
+        .iter()
+        .filter(|j| queued(j))
+        .filter_map(|j| j.multinode.as_ref().map(|m| m.group.as_str()))
+        .collect();
+    jobs.into_iter()
+        .filter(|j| {
+            queued(j)
+                || j.multinode
+                    .as_ref()
+                    .is_some_and(|m| groups.contains(m.group.as_str()))
+        })
+        .cloned()
+        .collect()
 }
 
 fn short_list(items: &[String]) -> String {
@@ -655,11 +676,7 @@ impl Store for MemoryStore {
                 device_types: s.device_types.values().cloned().collect(),
                 devices: s.devices.values().cloned().collect(),
                 workers: s.workers.values().cloned().collect(),
-                queued_jobs: s
-                    .jobs()
-                    .filter(|j| matches!(j.state, JobState::Submitted | JobState::Scheduling))
-                    .cloned()
-                    .collect(),
+                queued_jobs: queue_with_groups(s.jobs()),
                 health_history,
             })
         })

@@ -245,7 +245,8 @@ pub struct SchedulerSnapshot {
     pub devices: Vec<Device>,
     /// Every worker, by hostname.
     pub workers: Vec<Worker>,
-    /// Jobs Submitted or Scheduling, by id.
+    /// Jobs Submitted or Scheduling, with every other sub-job of their multinode groups
+    /// whatever its state (a sub-job that left the queue keeps its group from starting), by id.
     pub queued_jobs: Vec<Job>,
     /// Per device hostname whose `last_health_report_job` names a stored job: that job and
     /// what happened since. A device absent here has never reported (or its report job is

@@ -36,6 +36,7 @@
 
 mod context;
 mod error;
+mod extends;
 mod filters;
 mod loader;
 mod memo;
@@ -46,6 +47,7 @@ mod yaml_quote;
 
 pub use context::{check_mapping, JobContext};
 pub use error::{TemplateError, TemplateErrorKind};
+pub use extends::dictionary_extends;
 pub use loader::{LoadError, LoadedSource, Preloaded, TemplateLoader};
 pub use renderer::{dictionary_name, DeviceCheck, Limits, Renderer};
 

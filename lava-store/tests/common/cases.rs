@@ -635,7 +635,16 @@ pub async fn scheduler_snapshot(s: &dyn Store) {
     scheduling.actual_device = Some("qemu02".into());
     let mut running = job("qemu", 700);
     running.state = JobState::Running;
-    let queued_ids = s.submit(&[waiting, scheduling, running]).await.unwrap();
+    // A sub-job of the waiting group that already ended is in the snapshot; a finished
+    // group with nobody waiting is not.
+    let mut finished_member = multinode("qemu", "g", "client");
+    finished_member.state = JobState::Finished;
+    let mut other_group = multinode("qemu", "h", "server");
+    other_group.state = JobState::Finished;
+    let queued_ids = s
+        .submit(&[waiting, scheduling, running, finished_member, other_group])
+        .await
+        .unwrap();
 
     let snap = s.scheduler_snapshot().await.unwrap();
     assert_eq!(snap.device_types, s.device_types().await.unwrap());
@@ -644,7 +653,7 @@ pub async fn scheduler_snapshot(s: &dyn Store) {
     assert_eq!(snap.workers, s.workers().await.unwrap());
     assert_eq!(
         snap.queued_jobs.iter().map(|j| j.id).collect::<Vec<_>>(),
-        queued_ids[..2]
+        [queued_ids[0], queued_ids[1], queued_ids[3]]
     );
     assert_eq!(snap.queued_jobs[0].tags, BTreeSet::from(["a".to_owned()]));
     assert_eq!(snap.health_history.len(), 1);

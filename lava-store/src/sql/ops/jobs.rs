@@ -425,9 +425,13 @@ pub(crate) fn scheduler_snapshot(tx: &mut dyn SqlTx) -> Result<SchedulerSnapshot
     let device_types = device_types(tx)?;
     let devices = devices(tx)?;
     let workers = workers(tx)?;
+    // The queue, and every sub-job of a multinode group with a member in it: a sub-job that
+    // already left the queue (Finished, Canceling) keeps the group from starting.
+    let queued = state_list(&[JobState::Submitted, JobState::Scheduling]);
     let condition = format!(
-        "jobs.state IN ({})",
-        state_list(&[JobState::Submitted, JobState::Scheduling])
+        "jobs.state IN ({queued}) OR jobs.target_group IN \
+         (SELECT queued.target_group FROM jobs AS queued \
+          WHERE queued.state IN ({queued}) AND queued.target_group IS NOT NULL)"
     );
     let queued_jobs = load_jobs(tx, &condition, &[], Order::Oldest)?;
     let rows = tx.query(
