@@ -11,6 +11,7 @@ pub mod job;
 pub mod master;
 pub mod model;
 pub mod protocol;
+mod python;
 pub mod scheduler;
 pub mod slave;
 pub mod templates;

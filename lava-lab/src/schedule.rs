@@ -178,23 +178,26 @@ mod tests {
 
     const CHECK: &str = "device_type: shell\njob_name: health\nvisibility: public\ntimeouts:\n  job:\n    minutes: 5\nactions:\n- command:\n    name: check\n";
 
-    async fn set_health(lab: &crate::Lab, hostname: &str, health: DeviceHealth) {
+    /// A lab with one online device `d1` whose health is Unknown (a check is due), and the
+    /// health-checks file `file` holding `check`.
+    async fn due_for_a_check(file: &str, check: &str) -> (tempfile::TempDir, crate::Lab) {
+        let (dir, lab) = lab().await;
+        device(&lab, "d1", "w1").await;
+        lab.worker_online("w1").await.unwrap();
         let update = DeviceUpdate {
-            health: Some(health),
+            health: Some(DeviceHealth::Unknown),
             ..DeviceUpdate::default()
         };
-        lab.update_device(hostname, &update).await.unwrap();
+        lab.update_device("d1", &update).await.unwrap();
+        let checks = lab.paths().health_checks_dir();
+        std::fs::create_dir_all(&checks).unwrap();
+        std::fs::write(checks.join(file), check).unwrap();
+        (dir, lab)
     }
 
     #[tokio::test]
     async fn a_device_runs_the_health_check_named_after_the_template_it_extends() {
-        let (_dir, lab) = lab().await;
-        device(&lab, "d1", "w1").await;
-        lab.worker_online("w1").await.unwrap();
-        set_health(&lab, "d1", DeviceHealth::Unknown).await;
-        let dir = lab.paths().health_checks_dir();
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("shell.yaml"), CHECK).unwrap();
+        let (_dir, lab) = due_for_a_check("shell.yaml", CHECK).await;
         let scheduled = lab.schedule().await.unwrap();
         assert_eq!(scheduled.len(), 1, "{scheduled:?}");
         assert!(scheduled[0].health_check);
@@ -204,13 +207,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_invalid_health_check_file_makes_the_device_bad() {
-        let (_dir, lab) = lab().await;
-        device(&lab, "d1", "w1").await;
-        lab.worker_online("w1").await.unwrap();
-        set_health(&lab, "d1", DeviceHealth::Unknown).await;
-        let dir = lab.paths().health_checks_dir();
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("shell.yml"), "job_name: [unclosed\n").unwrap();
+        let (_dir, lab) = due_for_a_check("shell.yml", "job_name: [unclosed\n").await;
         assert!(lab.schedule().await.unwrap().is_empty());
         let d1 = lab.device("d1").await.unwrap();
         assert_eq!(d1.health, DeviceHealth::Bad);

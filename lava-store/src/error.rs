@@ -114,3 +114,17 @@ fn postgres_detail(error: &postgres::Error) -> String {
 
 /// `Result` with [`StoreError`].
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A short list for messages: "a, b, c and 12 more".
+pub(crate) fn short_list(items: &[String]) -> String {
+    const SHOWN: usize = 5;
+    if items.len() <= SHOWN {
+        items.join(", ")
+    } else {
+        format!(
+            "{} and {} more",
+            items[..SHOWN].join(", "),
+            items.len() - SHOWN
+        )
+    }
+}

@@ -5,6 +5,7 @@
 //! makes every operation all-or-nothing like a transaction. That copy is cheap for the small
 //! labs of unit tests; do not use this store for large ones.
 
+use crate::error::short_list;
 use crate::error::{Result, StoreError};
 use crate::store::Store;
 use crate::token::digest;
@@ -96,19 +97,6 @@ fn queue_with_groups<'a>(jobs: impl Iterator<Item = &'a Job>) -> Vec<Job> {
         })
         .cloned()
         .collect()
-}
-
-fn short_list(items: &[String]) -> String {
-    const SHOWN: usize = 5;
-    if items.len() <= SHOWN {
-        items.join(", ")
-    } else {
-        format!(
-            "{} and {} more",
-            items[..SHOWN].join(", "),
-            items.len() - SHOWN
-        )
-    }
 }
 
 impl State {

@@ -5,74 +5,7 @@ use super::yaml::Value;
 
 /// `repr()` of a Python `str`.
 pub(crate) fn repr_str(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c if (0x80..0xa0).contains(&(c as u32)) => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
-
-/// `repr()` (= `str()`) of a Python float.
-pub(crate) fn float(f: f64) -> String {
-    if f.is_nan() {
-        return "nan".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    // Rust's `{:e}` gives the shortest digits that round-trip, as Python's repr does.
-    let e = format!("{f:e}");
-    let (mantissa, exponent) = e.split_once('e').unwrap_or((&e, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    let negative = mantissa.starts_with('-');
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let sign = if negative { "-" } else { "" };
-    if (-4..16).contains(&exponent) {
-        let point = exponent + 1;
-        let body = if point <= 0 {
-            format!("0.{}{}", "0".repeat((-point) as usize), digits)
-        } else if point as usize >= digits.len() {
-            format!("{}{}.0", digits, "0".repeat(point as usize - digits.len()))
-        } else {
-            format!(
-                "{}.{}",
-                &digits[..point as usize],
-                &digits[point as usize..]
-            )
-        };
-        format!("{sign}{body}")
-    } else {
-        let mantissa = if digits.len() > 1 {
-            format!("{}.{}", &digits[..1], &digits[1..])
-        } else {
-            digits
-        };
-        let esign = if exponent < 0 { '-' } else { '+' };
-        format!("{sign}{mantissa}e{esign}{:02}", exponent.abs())
-    }
+    crate::python::str_repr(s)
 }
 
 /// `str()` of a value.
@@ -92,7 +25,7 @@ pub(crate) fn repr(value: &Value) -> String {
         Value::Bool(false) => "False".into(),
         Value::Int(i) => i.to_string(),
         Value::BigInt(s) => s.clone(),
-        Value::Float(f) => float(*f),
+        Value::Float(f) => crate::python::float_repr(*f),
         Value::String(s) => repr_str(s),
         Value::Bytes(b) => {
             let mut out = String::from("b'");
@@ -166,22 +99,6 @@ pub(crate) fn repr(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn floats_as_python_writes_them() {
-        for (f, text) in [
-            (1.0, "1.0"),
-            (0.1, "0.1"),
-            (1e16, "1e+16"),
-            (1.5e-5, "1.5e-05"),
-            (0.0001, "0.0001"),
-            (123.456, "123.456"),
-            (-2.5, "-2.5"),
-            (1e15, "1000000000000000.0"),
-        ] {
-            assert_eq!(float(f), text);
-        }
-    }
 
     #[test]
     fn strings_as_python_quotes_them() {

@@ -5,6 +5,7 @@
 //! prints `none`, `true` and `["a", 1]`; a dictionary that prints such a value must give the
 //! same YAML as LAVA, so the renderer formats values here instead.
 
+use crate::python::write_str_repr;
 use std::fmt::Write;
 
 use minijinja::value::{Value, ValueKind};
@@ -94,70 +95,7 @@ fn write_number(out: &mut String, value: &Value) {
 /// Appends Python's `repr(float)`: the shortest digits that round-trip, positional between
 /// 1e-4 and 1e16, scientific (`1e+16`, `1e-05`) outside.
 pub(crate) fn write_float(out: &mut String, float: f64) {
-    out.push_str(&crate::protocol::log::python_float_repr(float));
-}
-
-/// Appends Python's `repr(str)`: single quotes unless the text has a single quote and no
-/// double quote; backslash escapes for the quote, backslash, `\n`, `\r`, `\t` and for
-/// characters Python does not consider printable.
-pub(crate) fn write_str_repr(out: &mut String, text: &str) {
-    let quote = if text.contains('\'') && !text.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    out.push(quote);
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if !is_printable(c) => {
-                let code = c as u32;
-                let _ = if code <= 0xff {
-                    write!(out, "\\x{code:02x}")
-                } else if code <= 0xffff {
-                    write!(out, "\\u{code:04x}")
-                } else {
-                    write!(out, "\\U{code:08x}")
-                };
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-}
-
-/// Python's `str.isprintable()` for the characters that matter in lab configuration: control
-/// characters, separators other than the space, and unassigned/private code points are
-/// escaped. (Python consults the full Unicode database; outside these ranges we treat
-/// characters as printable.)
-fn is_printable(c: char) -> bool {
-    let code = c as u32;
-    !(code < 0x20
-        || (0x7f..=0xa0).contains(&code)
-        || code == 0xad
-        || (0x2028..=0x2029).contains(&code)
-        || (0x200b..=0x200f).contains(&code)
-        || (0x202a..=0x202e).contains(&code)
-        || (0x2060..=0x2064).contains(&code)
-        || code == 0xfeff
-        || (0xd800..=0xdfff).contains(&code)
-        || (0xe000..=0xf8ff).contains(&code)
-        || (0xfff9..=0xfffb).contains(&code)
-        || code == 0xfffe
-        || code == 0xffff
-        || code >= 0xf0000
-        || c == '\u{3000}'
-        || (0x2000..=0x200a).contains(&code)
-        || c == '\u{1680}'
-        || c == '\u{202f}'
-        || c == '\u{205f}')
+    out.push_str(&crate::python::float_repr(float));
 }
 
 #[cfg(test)]

@@ -120,65 +120,12 @@ pub(crate) fn yaml_float_text(f: f64) -> String {
     if f.is_infinite() {
         return if f > 0.0 { ".inf" } else { "-.inf" }.to_owned();
     }
-    let repr = python_float_repr(f);
+    let repr = crate::python::float_repr(f);
     if !repr.contains('.') && repr.contains('e') {
         repr.replacen('e', ".0e", 1)
     } else {
         repr
     }
-}
-
-/// Python's `repr(float)`: the shortest round-tripping digits, fixed notation when the
-/// decimal exponent is in -4..=15, else scientific with a signed, two-digit-minimum exponent.
-pub(crate) fn python_float_repr(f: f64) -> String {
-    if f.is_nan() {
-        return "nan".to_owned();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "inf" } else { "-inf" }.to_owned();
-    }
-    // Rust's `{:e}` gives the same shortest round-trip digits as Python's repr.
-    let sci = format!("{f:e}");
-    let (mantissa, exponent) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    let (sign, mantissa) = match mantissa.strip_prefix('-') {
-        Some(m) => ("-", m),
-        None => ("", mantissa),
-    };
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let mut out = String::from(sign);
-    if (-4..16).contains(&exponent) {
-        let point = exponent + 1; // digits before the decimal point
-        if point <= 0 {
-            out.push_str("0.");
-            out.extend(std::iter::repeat_n('0', point.unsigned_abs() as usize));
-            out.push_str(&digits);
-        } else {
-            let point = point as usize;
-            if digits.len() <= point {
-                out.push_str(&digits);
-                out.extend(std::iter::repeat_n('0', point - digits.len()));
-                out.push_str(".0");
-            } else {
-                out.push_str(&digits[..point]);
-                out.push('.');
-                out.push_str(&digits[point..]);
-            }
-        }
-    } else {
-        out.push_str(&digits[..1]);
-        if digits.len() > 1 {
-            out.push('.');
-            out.push_str(&digits[1..]);
-        }
-        let _ = write!(
-            out,
-            "e{}{:02}",
-            if exponent < 0 { '-' } else { '+' },
-            exponent.unsigned_abs()
-        );
-    }
-    out
 }
 
 #[cfg(test)]

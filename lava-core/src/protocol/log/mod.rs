@@ -12,7 +12,6 @@
 mod emit;
 
 /// Python's `repr(float)`, shared with the template filters that print floats as Jinja2 does.
-pub(crate) use emit::python_float_repr;
 pub mod parse;
 pub mod results;
 pub mod value;

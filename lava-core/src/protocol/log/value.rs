@@ -70,7 +70,7 @@ impl Value {
             Value::Bool(true) => Some("True".to_owned()),
             Value::Bool(false) => Some("False".to_owned()),
             Value::Int(n) => Some(n.to_string()),
-            Value::Float(f) => Some(super::emit::python_float_repr(*f)),
+            Value::Float(f) => Some(crate::python::float_repr(*f)),
             Value::Str(s) | Value::Decimal(s) => Some(s.clone()),
             Value::Seq(_) | Value::Map(_) => None,
         }

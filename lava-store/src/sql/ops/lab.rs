@@ -1,7 +1,7 @@
 //! Device types, tags, workers and devices.
 
 use super::*;
-use crate::error::{Result, StoreError};
+use crate::error::{short_list, Result, StoreError};
 use crate::sql::{Cols, Param, SqlTx, Value};
 use lava_core::model::{
     Device, DeviceHealth, DeviceState, DeviceType, HealthDenominator, JobState, Tag, Worker,

@@ -38,20 +38,6 @@ fn texts(rows: Vec<Vec<Value>>) -> Vec<String> {
         .collect()
 }
 
-/// A short list for messages: "a, b, c and 12 more".
-fn short_list(items: &[String]) -> String {
-    const SHOWN: usize = 5;
-    if items.len() <= SHOWN {
-        items.join(", ")
-    } else {
-        format!(
-            "{} and {} more",
-            items[..SHOWN].join(", "),
-            items.len() - SHOWN
-        )
-    }
-}
-
 fn u32_field(raw: i64, what: &str) -> Result<u32> {
     u32::try_from(raw).map_err(|_| StoreError::BadValue(format!("{what} {raw} is out of range")))
 }
