@@ -428,10 +428,12 @@ pub(crate) fn scheduler_snapshot(tx: &mut dyn SqlTx) -> Result<SchedulerSnapshot
     // The queue, and every sub-job of a multinode group with a member in it: a sub-job that
     // already left the queue (Finished, Canceling) keeps the group from starting.
     let queued = state_list(&[JobState::Submitted, JobState::Scheduling]);
+    // A UNION of two index searches: an OR would scan the whole job history.
     let condition = format!(
-        "jobs.state IN ({queued}) OR jobs.target_group IN \
-         (SELECT queued.target_group FROM jobs AS queued \
-          WHERE queued.state IN ({queued}) AND queued.target_group IS NOT NULL)"
+        "jobs.id IN (SELECT id FROM jobs WHERE state IN ({queued}) \
+         UNION SELECT member.id FROM jobs AS queued \
+         JOIN jobs AS member ON member.target_group = queued.target_group \
+         WHERE queued.state IN ({queued}))"
     );
     let queued_jobs = load_jobs(tx, &condition, &[], Order::Oldest)?;
     let rows = tx.query(
