@@ -34,6 +34,18 @@ const LOCK_CLASS: i32 = 0x6c61_7661;
 /// the master's event loop for the kernel's TCP timeout.
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// How long one statement may run (or wait for a lock) before the server cancels it,
+/// unless the connection string's `options` set `statement_timeout`: a statement stuck
+/// behind another session's lock must not hold the master's event loop forever. The
+/// canceled operation fails like any store error and is retried. The lab's statements take
+/// milliseconds (a 10,000-job submission about a second).
+const STATEMENT_TIMEOUT: &str = "60s";
+
+/// How long a connection may stay silent before TCP keepalives probe it, unless the
+/// connection string sets `keepalives_idle`: a server that vanished (host down, cable cut)
+/// is noticed in a minute, not after the kernel's two hours.
+const KEEPALIVES_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The PostgreSQL connection behind a [`PostgresStore`].
 pub struct PostgresBackend {
     location: String,
@@ -130,9 +142,7 @@ impl SqlStore<PostgresBackend> {
             std::process::id(),
             hostname()
         ));
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(CONNECT_TIMEOUT);
-        }
+        with_defaults(&mut config);
         let conn = open_connection(&config, &location, master)?;
         let backend = PostgresBackend {
             conn: Mutex::new(Some(conn)),
@@ -162,6 +172,22 @@ impl SqlStore<PostgresBackend> {
     /// Whether this store holds the master lock.
     pub fn is_master(&self) -> bool {
         self.backend.master
+    }
+}
+
+/// The lab's timeouts, where the connection string leaves them to the driver.
+fn with_defaults(config: &mut Config) {
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    if config.get_keepalives_idle() == std::time::Duration::from_secs(2 * 60 * 60) {
+        // The driver's default: the connection string did not choose.
+        config.keepalives_idle(KEEPALIVES_IDLE);
+    }
+    let options = config.get_options().unwrap_or_default();
+    if !options.contains("statement_timeout") {
+        let options = format!("{options} -c statement_timeout={STATEMENT_TIMEOUT}");
+        config.options(options.trim_start());
     }
 }
 
@@ -437,7 +463,31 @@ impl SqlTx for PgTx<'_, '_> {
 
 #[cfg(test)]
 mod tests {
-    use super::number_placeholders;
+    use super::{number_placeholders, with_defaults, Config, CONNECT_TIMEOUT, KEEPALIVES_IDLE};
+    use std::time::Duration;
+
+    #[test]
+    fn timeouts_default_to_the_labs_unless_the_connection_string_sets_them() {
+        let mut config: Config = "postgresql://lava@db/lava?options=-c%20search_path%3Dlab"
+            .parse()
+            .unwrap();
+        with_defaults(&mut config);
+        assert_eq!(
+            config.get_options(),
+            Some("-c search_path=lab -c statement_timeout=60s")
+        );
+        assert_eq!(config.get_connect_timeout(), Some(&CONNECT_TIMEOUT));
+        assert_eq!(config.get_keepalives_idle(), KEEPALIVES_IDLE);
+
+        let mut config: Config = "host=db options='-c statement_timeout=5s' connect_timeout=3 \
+                                  keepalives_idle=600"
+            .parse()
+            .unwrap();
+        with_defaults(&mut config);
+        assert_eq!(config.get_options(), Some("-c statement_timeout=5s"));
+        assert_eq!(config.get_connect_timeout(), Some(&Duration::from_secs(3)));
+        assert_eq!(config.get_keepalives_idle(), Duration::from_secs(600));
+    }
 
     #[test]
     fn placeholders_are_numbered_in_order() {
