@@ -19,3 +19,7 @@ if ! command -v cargo >/dev/null; then
     exit 1
 fi
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy
+
+# Debian bookworm's lava-worker and lava-run 2023.01 (the HTTP worker generation), unpacked into
+# a cache for the end-to-end tests and scripts/main-job.sh (docs/worker-http.md).
+"$(dirname "$0")/debian-lava-worker.sh" >/dev/null

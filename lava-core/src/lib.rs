@@ -16,5 +16,6 @@ pub mod scheduler;
 pub mod slave;
 pub mod templates;
 pub mod time;
+pub mod worker_http;
 
 pub use error::{Error, Result};

@@ -8,6 +8,9 @@
 //!   lab's rules (who may see or cancel a job, what a worker's name may be, how a health
 //!   change moves devices) are the lab layer's, not this crate's.
 //!
+//! - [`worker_api`]: lava-worker's HTTP API under `/scheduler/internal/v1/` (LAVA 2020.09+),
+//!   whose requests the master daemon answers.
+//!
 //! `system.version` answers [`methods::LAVA_VERSION`] (2020.05), which lavacli reads to
 //! decide which commands and arguments to use. See `docs/api.md` for the method list,
 //! permissions and fault codes.
@@ -20,7 +23,9 @@ pub mod fault;
 pub mod methods;
 pub mod server;
 pub mod value;
+pub mod worker_api;
 
 pub use fault::Fault;
 pub use server::{Api, DEFAULT_BIND, DEFAULT_BODY_LIMIT};
 pub use value::Value;
+pub use worker_api::{WorkerApi, WorkerRequest};

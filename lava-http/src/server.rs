@@ -9,6 +9,7 @@ use super::auth::{parse_basic, AuthError};
 use super::codec::{parse_method_call, write_fault, write_response};
 use super::fault::{codes, Fault};
 use super::methods::{dispatch, Call, Params};
+use super::worker_api::WorkerApi;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -35,6 +36,8 @@ pub const DEFAULT_BODY_LIMIT: usize = 10 * 1024 * 1024;
 pub struct Api {
     lab: Arc<Lab>,
     body_limit: usize,
+    /// lava-worker's API, when a master daemon serves it.
+    workers: Option<WorkerApi>,
 }
 
 impl Api {
@@ -43,7 +46,14 @@ impl Api {
         Api {
             lab,
             body_limit: DEFAULT_BODY_LIMIT,
+            workers: None,
         }
+    }
+
+    /// Also serves lava-worker's API (`/scheduler/internal/v1/`) on the same port.
+    pub fn with_workers(mut self, workers: WorkerApi) -> Self {
+        self.workers = Some(workers);
+        self
     }
 
     /// Sets the largest request body accepted, in bytes.
@@ -54,15 +64,25 @@ impl Api {
 
     /// The axum router serving `/RPC2`.
     pub fn router(self) -> Router {
-        Router::new()
+        let workers = self.workers.clone();
+        let router = Router::new()
             .route("/RPC2", post(rpc2))
             .route("/RPC2/", post(rpc2))
-            .with_state(self)
+            .with_state(self);
+        match workers {
+            Some(workers) => router.merge(workers.router()),
+            None => router,
+        }
     }
 
     /// Serves on a bound listener until the task is dropped or the listener fails.
     pub async fn serve(self, listener: TcpListener) -> std::io::Result<()> {
-        axum::serve(listener, self.router()).await
+        axum::serve(
+            listener,
+            self.router()
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
     }
 
     /// Serves on a bound listener until `shutdown` completes, then finishes the requests
@@ -72,9 +92,14 @@ impl Api {
         listener: TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(listener, self.router())
-            .with_graceful_shutdown(shutdown)
-            .await
+        // The peer's address: worker auto-registration checks it.
+        axum::serve(
+            listener,
+            self.router()
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
     }
 
     /// Binds `addr` (e.g. `127.0.0.1:8000`) and serves.

@@ -114,10 +114,36 @@ struct OpenLog {
     unaccounted: Option<u64>,
 }
 
+/// What [`JobLogs::write_batch`] did with one batch of lava-run's records (HTTP).
+#[derive(Debug, Default)]
+pub struct BatchWritten {
+    /// How many of the batch's records are taken, from its first on: already in the log
+    /// (a batch sent again), written, or set aside as the ZeroMQ sink sets them aside
+    /// (markers, lines that are not records). lava-run is answered `line_count` = this.
+    pub consumed: usize,
+    /// Leading records the log had already: acknowledged again, not written twice.
+    pub duplicates: usize,
+    /// Records that are not usable, and why the first was not.
+    pub dropped: usize,
+    /// Why the first dropped record was dropped.
+    pub first_drop: Option<String>,
+    /// Records the sender counts as acknowledged that this log never took (its `index` is
+    /// ahead of the log): they are lost upstream; the batch is written all the same.
+    pub gap: u64,
+    /// The results the written records hold, to store with [`Lab::store_result`].
+    pub results: Vec<LoggedResult>,
+    /// The write failed after `consumed` records; the rest is for lava-run to send again.
+    pub error: Option<LabError>,
+}
+
 /// The open logs of the jobs that are sending records.
 #[derive(Default)]
 pub struct JobLogs {
     open: HashMap<JobId, OpenLog>,
+    /// For jobs whose records come over HTTP: how many records lava-run has had
+    /// acknowledged (its `index` counts them, markers included), kept while the log is
+    /// closed for idleness, so that a batch sent again is not written twice.
+    received: HashMap<JobId, u64>,
 }
 
 impl JobLogs {
@@ -179,6 +205,62 @@ impl JobLogs {
         };
         results.extend(LoggedResult::from_line(job, &open.dir, number, line));
         Ok(Written::Logged(results))
+    }
+
+    /// One batch of lava-run's records for `job` (HTTP, worker-http.md §2.5): the leading
+    /// records the log has already are skipped (a batch sent again after a lost answer),
+    /// the others written one by one exactly as [`JobLogs::write`] writes a record from the
+    /// ZeroMQ log socket. A write that fails stops the batch: what was taken so far is
+    /// acknowledged and the rest is for lava-run to send again, so nothing is lost or
+    /// written twice. After a master restart the count starts from the log's lines.
+    pub async fn write_batch(
+        &mut self,
+        lab: &Lab,
+        job: JobId,
+        records: &[&str],
+        index: u64,
+    ) -> Result<BatchWritten> {
+        let stored = match self.received.get(&job) {
+            Some(n) => *n,
+            None => {
+                if !self.open.contains_key(&job) && !self.open_log(lab, job, true).await? {
+                    return Err(LabError::NotFound(format!("job {job}")));
+                }
+                self.open.get(&job).map_or(0, |open| open.log.lines())
+            }
+        };
+        let mut out = BatchWritten {
+            gap: index.saturating_sub(stored),
+            ..BatchWritten::default()
+        };
+        let skip = usize::try_from(stored.saturating_sub(index))
+            .unwrap_or(usize::MAX)
+            .min(records.len());
+        out.duplicates = skip;
+        out.consumed = skip;
+        for record in &records[skip..] {
+            match self.write(lab, job, record).await {
+                Ok(Written::Logged(results)) => out.results.extend(results),
+                Ok(Written::Skipped) => {}
+                Ok(Written::Dropped(why)) => {
+                    out.dropped += 1;
+                    out.first_drop.get_or_insert(why);
+                }
+                Err(e) => {
+                    out.error = Some(e);
+                    break;
+                }
+            }
+            out.consumed += 1;
+        }
+        let now_stored = stored.max(index.saturating_add(out.consumed as u64));
+        self.received.insert(job, now_stored);
+        Ok(out)
+    }
+
+    /// Forgets the HTTP record count of `job` (it finished: lava-run sends no more).
+    pub fn forget(&mut self, job: JobId) {
+        self.received.remove(&job);
     }
 
     /// The results that `job`'s log holds but the store does not (a previous process wrote
@@ -476,6 +558,39 @@ mod tests {
         let results = logged(logs.write(&lab, id, PASS).await.unwrap());
         assert_eq!(results[0].line, 0, "the failed attempt left no line behind");
         drop(dir);
+    }
+
+    #[tokio::test]
+    async fn a_batch_sent_again_is_acknowledged_but_not_written_twice() {
+        let (_dir, lab, id) = running().await;
+        let mut logs = JobLogs::new();
+        let first = logs.write_batch(&lab, id, &[INFO, SMOKE], 0).await.unwrap();
+        assert_eq!((first.consumed, first.duplicates), (2, 0));
+        assert_eq!(first.results.len(), 1);
+        // The answer was lost: lava-run sends the same two again with one more.
+        let again = logs
+            .write_batch(&lab, id, &[INFO, SMOKE, PASS], 0)
+            .await
+            .unwrap();
+        assert_eq!((again.consumed, again.duplicates), (3, 2));
+        assert_eq!(again.results.len(), 1, "only the new record's result");
+        assert!(!again.results[0].is_job_result() || again.results[0].line == 2);
+        let dir = logs.output_dir(id).unwrap().clone();
+        assert_eq!(crate::read_lines(&dir, 0, 10).unwrap().len(), 3);
+        // A master restart: the count starts again from the log.
+        let mut logs = JobLogs::new();
+        let after = logs.write_batch(&lab, id, &[PASS, INFO], 2).await.unwrap();
+        assert_eq!((after.consumed, after.duplicates), (2, 1));
+        assert_eq!(crate::read_lines(&dir, 0, 10).unwrap().len(), 4);
+        // An index ahead of the log: records lost upstream, the batch is kept.
+        let ahead = logs.write_batch(&lab, id, &[INFO], 10).await.unwrap();
+        assert_eq!((ahead.consumed, ahead.gap), (1, 6));
+        let bad = logs
+            .write_batch(&lab, id, &["not: [a record"], 11)
+            .await
+            .unwrap();
+        assert_eq!((bad.consumed, bad.dropped), (1, 1));
+        assert!(bad.first_drop.is_some());
     }
 
     #[tokio::test]

@@ -8,7 +8,9 @@ use crate::error::{LabError, Result};
 use crate::lab::Lab;
 use crate::worker_files::WorkerFiles;
 use lava_core::master::StartPayload;
-use lava_core::model::{transitions, ErrorType, Job, JobHealth, JobId, JobState, TestResult};
+use lava_core::model::{
+    transitions, ErrorType, Job, JobHealth, JobId, JobState, TestResult, WorkerProtocol,
+};
 use lava_core::templates::JobContext;
 use lava_store::{ChangeSet, Precondition, TestCase};
 
@@ -38,6 +40,12 @@ pub enum JobEnding {
         /// Why, naming the file or the dictionary.
         reason: String,
     },
+    /// lava-worker fetched the job again after it had started: the worker lost it (its
+    /// state directory), and would run it a second time. The job ends rather than run twice.
+    WorkerLost {
+        /// The worker.
+        worker: String,
+    },
 }
 
 impl JobEnding {
@@ -61,6 +69,9 @@ impl JobEnding {
                 Some("lava-run ended but its final result never reached the master".to_owned())
             }
             JobEnding::NotStarted { reason } => Some(reason.clone()),
+            JobEnding::WorkerLost { worker } => Some(format!(
+                "worker {worker} lost this job while it ran (its state directory?) and asked for it again: not run twice"
+            )),
         }
     }
 }
@@ -94,6 +105,9 @@ pub struct JobStart {
     pub worker: String,
     /// What START carries.
     pub payload: StartPayload,
+    /// How that worker last connected (ZeroMQ when it never did): which of the master's
+    /// machines serves the job.
+    pub protocol: WorkerProtocol,
 }
 
 impl Lab {
@@ -120,7 +134,9 @@ impl Lab {
             env,
             env_dut,
         } = self.worker_files(worker)?;
+        let protocol = self.worker_protocol(worker).await?;
         Ok(JobStart {
+            protocol,
             worker: worker.to_owned(),
             payload: StartPayload {
                 job: job.definition.clone(),
@@ -130,6 +146,16 @@ impl Lab {
                 env_dut,
             },
         })
+    }
+
+    /// How `worker` last connected; ZeroMQ for a worker that never did (or is gone).
+    pub async fn worker_protocol(&self, worker: &str) -> Result<WorkerProtocol> {
+        Ok(self
+            .store()
+            .worker_access(worker)
+            .await?
+            .and_then(|a| a.protocol)
+            .unwrap_or(WorkerProtocol::Zmq))
     }
 
     /// The worker of the device a job holds, if it holds one on a worker.
@@ -342,6 +368,7 @@ mod tests {
             },
             JobEnding::ResultMissing,
             JobEnding::NotStarted { reason: "x".into() },
+            JobEnding::WorkerLost { worker: "w".into() },
         ] {
             assert_eq!(finished_health(&running, &ending), JobHealth::Incomplete);
             assert_eq!(ending.error_type(), ErrorType::Infrastructure);

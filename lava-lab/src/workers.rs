@@ -8,7 +8,9 @@
 use crate::error::{LabError, Result};
 use crate::lab::Lab;
 use crate::run::change_set;
-use lava_core::model::{check_worker_name, transitions, Device, Worker, WorkerHealth, WorkerState};
+use lava_core::model::{
+    check_worker_name, transitions, Device, Worker, WorkerHealth, WorkerProtocol, WorkerState,
+};
 use lava_store::{ChangeSet, Precondition};
 
 /// A worker to add.
@@ -61,6 +63,11 @@ impl Lab {
             version: None,
         };
         self.store().add_worker(&worker).await?;
+        // Every worker gets its token at once, as LAVA's `manage workers add` prints it.
+        let token = self.random().token();
+        self.store()
+            .set_worker_token(&worker.hostname, &token)
+            .await?;
         tracing::info!(worker = %worker.hostname, health = %worker.health, "worker added");
         Ok(worker)
     }
@@ -139,7 +146,7 @@ impl Lab {
         Ok(())
     }
 
-    /// A worker said HELLO: its LAVA version is recorded. A hostname the lab does not know
+    /// A worker said HELLO (ZeroMQ): its LAVA version and protocol are recorded. A hostname the lab does not know
     /// becomes a worker, as LAVA's master creates one on its first valid message — unless
     /// the name could never be a worker's.
     pub async fn worker_hello(&self, hostname: &str, version: Option<&str>) -> Result<()> {
@@ -152,11 +159,8 @@ impl Lab {
                 Err(e) => return Err(e),
             }
         }
-        let version = version.map(str::to_owned);
-        self.change_worker_as_master(hostname, |w| {
-            w.version = version.clone();
-        })
-        .await
+        self.worker_connected(hostname, WorkerProtocol::Zmq, version, None)
+            .await
     }
 
     /// The master hears from a worker again: Online, and its last contact is now.
@@ -201,7 +205,7 @@ impl Lab {
     /// health is still what was read (and retried otherwise), so an admin's health change
     /// is never undone. A worker removed meanwhile is not an error: there is nothing to
     /// record.
-    async fn change_worker_as_master(
+    pub(crate) async fn change_worker_as_master(
         &self,
         hostname: &str,
         change: impl Fn(&mut Worker),

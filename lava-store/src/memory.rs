@@ -11,10 +11,10 @@ use crate::store::Store;
 use crate::token::digest;
 use crate::types::{
     Applied, ChangeSet, HealthHistory, JobEnd, JobFilter, JobLog, Precondition, SchedulerSnapshot,
-    TestCase, TokenInfo, User,
+    TestCase, TokenInfo, User, WorkerAccess,
 };
 use async_trait::async_trait;
-use lava_core::model::{Device, DeviceType, Job, JobId, JobState, Tag, Worker};
+use lava_core::model::{Device, DeviceType, Job, JobId, JobState, Tag, Worker, WorkerProtocol};
 use lava_core::time::Timestamp;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
@@ -25,6 +25,7 @@ struct JobRow {
     end: JobEnd,
     log: Option<JobLog>,
     cases: Vec<TestCase>,
+    token: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -38,6 +39,8 @@ struct State {
     device_types: BTreeMap<String, DeviceType>,
     tags: BTreeMap<String, Tag>,
     workers: BTreeMap<String, Worker>,
+    /// Beside each worker row, as the SQL stores keep it in extra columns.
+    access: BTreeMap<String, WorkerAccess>,
     devices: BTreeMap<String, Device>,
     users: BTreeMap<String, User>,
     tokens: BTreeMap<i64, Token>,
@@ -184,6 +187,13 @@ impl State {
             .ok_or_else(|| StoreError::NotFound(format!("device {}", d.hostname)))?;
         *slot = d.clone();
         Ok(())
+    }
+
+    fn access_mut(&mut self, hostname: &str) -> Result<&mut WorkerAccess> {
+        if !self.workers.contains_key(hostname) {
+            return Err(StoreError::NotFound(format!("worker {hostname}")));
+        }
+        Ok(self.access.entry(hostname.to_owned()).or_default())
     }
 
     fn write_worker(&mut self, w: &Worker) -> Result<()> {
@@ -364,6 +374,7 @@ impl Store for MemoryStore {
                     by: format!("devices {}", short_list(&devices)),
                 });
             }
+            s.access.remove(hostname);
             s.workers
                 .remove(hostname)
                 .map(drop)
@@ -694,5 +705,45 @@ impl Store for MemoryStore {
 
     async fn job_end(&self, job: JobId) -> Result<JobEnd> {
         self.read(|s| Ok(s.job(job)?.end.clone()))
+    }
+
+    async fn job_token(&self, job: JobId) -> Result<Option<String>> {
+        self.read(|s| Ok(s.job(job)?.token.clone()))
+    }
+
+    async fn set_job_token(&self, job: JobId, token: &str) -> Result<()> {
+        self.write(|s| {
+            s.job_mut(job)?.token = Some(token.to_owned());
+            Ok(())
+        })
+    }
+
+    async fn worker_access(&self, hostname: &str) -> Result<Option<WorkerAccess>> {
+        self.read(|s| {
+            Ok(s.workers
+                .contains_key(hostname)
+                .then(|| s.access.get(hostname).cloned().unwrap_or_default()))
+        })
+    }
+
+    async fn set_worker_token(&self, hostname: &str, token: &str) -> Result<()> {
+        self.write(|s| {
+            s.access_mut(hostname)?.token = Some(token.to_owned());
+            Ok(())
+        })
+    }
+
+    async fn set_worker_protocol(
+        &self,
+        hostname: &str,
+        protocol: WorkerProtocol,
+        refusal: Option<&str>,
+    ) -> Result<()> {
+        self.write(|s| {
+            let access = s.access_mut(hostname)?;
+            access.protocol = Some(protocol);
+            access.refusal = refusal.map(str::to_owned);
+            Ok(())
+        })
     }
 }

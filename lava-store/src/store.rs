@@ -3,9 +3,10 @@
 use crate::error::Result;
 use crate::types::{
     Applied, ChangeSet, JobEnd, JobFilter, JobLog, SchedulerSnapshot, TestCase, TokenInfo, User,
+    WorkerAccess,
 };
 use async_trait::async_trait;
-use lava_core::model::{Device, DeviceType, Job, JobId, Tag, Worker};
+use lava_core::model::{Device, DeviceType, Job, JobId, Tag, Worker, WorkerProtocol};
 use lava_core::time::Timestamp;
 
 /// The lab's persistent state.
@@ -46,6 +47,17 @@ pub trait Store: Send + Sync {
     async fn workers(&self) -> Result<Vec<Worker>>;
     /// Removes a worker that no device is attached to.
     async fn remove_worker(&self, hostname: &str) -> Result<()>;
+    /// How a worker connects (protocol, token, refusal); `None` if there is no such worker.
+    async fn worker_access(&self, hostname: &str) -> Result<Option<WorkerAccess>>;
+    /// Sets a worker's token.
+    async fn set_worker_token(&self, hostname: &str, token: &str) -> Result<()>;
+    /// Records how a worker connected, and why the master refuses it (`None`: it does not).
+    async fn set_worker_protocol(
+        &self,
+        hostname: &str,
+        protocol: WorkerProtocol,
+        refusal: Option<&str>,
+    ) -> Result<()>;
 
     // ---- devices
     /// Adds a device; its device type, worker and tags must exist.
@@ -114,4 +126,8 @@ pub trait Store: Send + Sync {
     async fn job_log(&self, job: JobId) -> Result<Option<JobLog>>;
     /// What the master did with the job's END.
     async fn job_end(&self, job: JobId) -> Result<JobEnd>;
+    /// The job's token (LAVA's `TestJob.token`, for lava-worker and lava-run), if it has one.
+    async fn job_token(&self, job: JobId) -> Result<Option<String>>;
+    /// Gives the job its token.
+    async fn set_job_token(&self, job: JobId, token: &str) -> Result<()>;
 }

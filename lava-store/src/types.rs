@@ -3,7 +3,7 @@
 
 use lava_core::model::{
     Device, DeviceHealth, DeviceState, DeviceType, Job, JobId, JobState, TestResult, Worker,
-    WorkerHealth, WorkerState,
+    WorkerHealth, WorkerProtocol, WorkerState,
 };
 use lava_core::time::Timestamp;
 use std::collections::BTreeMap;
@@ -68,6 +68,20 @@ pub struct JobLog {
     /// closes the log; after a crash, the results of the lines from here on are read back
     /// from `output.yaml`.
     pub line_count: u64,
+}
+
+/// How a worker connects, beside its [`Worker`] row: its protocol, its worker token and why
+/// the master refuses it, if it does.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkerAccess {
+    /// How it last connected (`None`: never since this was recorded).
+    pub protocol: Option<WorkerProtocol>,
+    /// Its worker token (LAVA's `Worker.token`: 32 letters and digits, kept in clear as
+    /// LAVA keeps it, so that admins can read it again). `None` for a worker added before
+    /// tokens existed: one is made when asked for.
+    pub token: Option<String>,
+    /// Why the master refuses the worker (a version it does not accept), for the admin.
+    pub refusal: Option<String>,
 }
 
 /// What the master did with a job's END message.

@@ -5,6 +5,7 @@ use crate::admin::AdminError;
 use clap::{Args, Subcommand};
 use lava_core::model::{Worker, WorkerHealth};
 use lava_lab::{NewWorker, WorkerUpdate};
+use lava_store::WorkerAccess;
 use serde_json::json;
 
 /// `lava-admin workers`.
@@ -55,10 +56,18 @@ enum WorkersCommand {
         /// The worker.
         hostname: String,
     },
+    /// Print the worker's token alone (for lava-worker's --token), making one for a worker
+    /// that has none.
+    Token {
+        /// The worker.
+        hostname: String,
+    },
 }
 
-fn worker_json(worker: &Worker, devices: &[String]) -> serde_json::Value {
+fn worker_json(worker: &Worker, access: &WorkerAccess, devices: &[String]) -> serde_json::Value {
     json!({
+        "protocol": access.protocol.map(|p| p.name()),
+        "refusal": access.refusal,
         "hostname": worker.hostname,
         "description": worker.description,
         "state": worker.state.name(),
@@ -101,8 +110,13 @@ pub fn run(args: WorkersArgs, lab_args: LabArgs) -> Result<(), AdminError> {
                     job_limit,
                 };
                 let worker = lab.add_worker(&new).await?;
-                if !lab_args.json {
+                let token = lab.worker_token(&hostname).await?;
+                if lab_args.json {
+                    print_json(&json!({"hostname": hostname, "token": token}));
+                } else {
                     println!("worker {hostname} added ({})", worker.health);
+                    // As LAVA's `manage workers add`: lava-worker's --token.
+                    println!("Token: {token}");
                 }
             }
             WorkersCommand::Update {
@@ -128,16 +142,26 @@ pub fn run(args: WorkersArgs, lab_args: LabArgs) -> Result<(), AdminError> {
                     .into_iter()
                     .filter(|w| all || w.health != WorkerHealth::Retired)
                     .collect();
+                let mut accesses = Vec::with_capacity(workers.len());
+                for w in &workers {
+                    accesses.push(lab.worker_access(&w.hostname).await?);
+                }
                 if lab_args.json {
                     print_json(&json!(workers
                         .iter()
-                        .map(|w| worker_json(w, &[]))
+                        .zip(&accesses)
+                        .map(|(w, a)| worker_json(w, a, &[]))
                         .collect::<Vec<_>>()));
                 } else {
-                    for w in &workers {
+                    for (w, a) in workers.iter().zip(&accesses) {
                         println!(
-                            "{:<30} {:<8} {:<12} {}",
-                            w.hostname, w.state, w.health, w.description
+                            "{:<30} {:<8} {:<12} {:<5} {:<10} {}",
+                            w.hostname,
+                            w.state,
+                            w.health,
+                            a.protocol.map_or("-", |p| p.name()),
+                            w.version.as_deref().unwrap_or("-"),
+                            w.description
                         );
                     }
                 }
@@ -150,8 +174,9 @@ pub fn run(args: WorkersArgs, lab_args: LabArgs) -> Result<(), AdminError> {
                     .into_iter()
                     .map(|d| d.hostname)
                     .collect();
+                let access = lab.worker_access(&hostname).await?;
                 if lab_args.json {
-                    print_json(&worker_json(&w, &devices));
+                    print_json(&worker_json(&w, &access, &devices));
                 } else {
                     println!("hostname    : {}", w.hostname);
                     println!("description : {}", w.description);
@@ -163,7 +188,19 @@ pub fn run(args: WorkersArgs, lab_args: LabArgs) -> Result<(), AdminError> {
                         w.last_ping.map(|t| t.to_string()).unwrap_or_default()
                     );
                     println!("version     : {}", w.version.unwrap_or_default());
+                    println!("protocol    : {}", access.protocol.map_or("", |p| p.name()));
+                    if let Some(refusal) = &access.refusal {
+                        println!("refused     : {refusal}");
+                    }
                     println!("devices     : {}", devices.join(", "));
+                }
+            }
+            WorkersCommand::Token { hostname } => {
+                let token = lab.worker_token(&hostname).await?;
+                if lab_args.json {
+                    print_json(&json!({"hostname": hostname, "token": token}));
+                } else {
+                    println!("{token}");
                 }
             }
         }

@@ -24,14 +24,19 @@
 
 use crate::master::options::MasterOptions;
 use crate::master::pending::{Entry, Key, Operation, Pending};
-use lava_core::master::{self as machine, Event, JobPhase, MasterConfig};
-use lava_core::model::{Job, JobId, JobState};
+use lava_core::master::{self as machine, Event, JobPhase, MasterConfig, StartPayload};
+use lava_core::model::{Job, JobId, JobState, WorkerProtocol};
 use lava_core::protocol::log::decode_log_frames;
 use lava_core::protocol::xz::{self, XzLimits};
 use lava_core::protocol::{Message, PeerId};
-use lava_http::Api;
+use lava_core::worker_http::{
+    self as http_machine, FetchAnswer, HttpMaster, HttpMasterConfig, PingAnswer, ReportAnswer,
+};
+use lava_http::worker_api::{Refusal, Reply};
+use lava_http::{Api, WorkerApi, WorkerRequest};
 use lava_lab::{
-    EndReport, FinalResult, JobEnding, JobLogs, Lab, LabError, LabPart, LabStatus, Written,
+    AutoRegistration, EndReport, FinalResult, JobEnding, JobLogs, Lab, LabError, LabPart,
+    LabStatus, Written,
 };
 use lava_transport::zeromq::{SocketOptions, ZmqLogSink, ZmqMaster, ZmqServer};
 use lava_transport::{LogSink, MasterTransport};
@@ -84,6 +89,12 @@ pub struct MasterDaemon {
     logs_socket: ZmqLogSink,
     http: Option<TcpListener>,
     machine: machine::Master,
+    /// lava-worker's side (HTTP): the workers that poll, and their jobs.
+    http_machine: HttpMaster,
+    /// lava-worker's requests, from the HTTP API; `None` until [`MasterDaemon::run`].
+    worker_requests: Option<tokio::sync::mpsc::Receiver<WorkerRequest>>,
+    /// Who may register a worker by itself.
+    registration: AutoRegistration,
     logs: JobLogs,
     next_schedule: Instant,
     newest_queued: Option<JobId>,
@@ -145,6 +156,15 @@ impl MasterDaemon {
             logs_socket,
             http: Some(http),
             machine: machine::Master::new(config),
+            http_machine: HttpMaster::new(HttpMasterConfig {
+                required_version: options.strict_worker_version.clone(),
+                ..HttpMasterConfig::default()
+            }),
+            worker_requests: None,
+            registration: AutoRegistration {
+                enabled: options.worker_auto_register,
+                netmasks: options.worker_auto_register_netmask.clone(),
+            },
             logs: JobLogs::new(),
             next_schedule: Instant::now(),
             newest_queued: None,
@@ -214,7 +234,9 @@ impl MasterDaemon {
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), MasterDaemonError> {
         let (stop_http, stopped) = tokio::sync::oneshot::channel::<()>();
-        let api = Api::new(Arc::clone(&self.lab));
+        let (workers, requests) = WorkerApi::new(Arc::clone(&self.lab), self.registration.clone());
+        self.worker_requests = Some(requests);
+        let api = Api::new(Arc::clone(&self.lab)).with_workers(workers);
         let http = self
             .http
             .take()
@@ -223,7 +245,9 @@ impl MasterDaemon {
             // Dropped sender or a send: either way, stop.
             let _stopped = stopped.await;
         }));
-        info!("lava-master started, XML-RPC API on /RPC2");
+        info!(
+            "lava-master started, XML-RPC API on /RPC2, lava-worker API on /scheduler/internal/v1/"
+        );
         let result = self.event_loop(shutdown).await;
         if stop_http.send(()).is_err() {
             debug!("the XML-RPC API had already stopped");
@@ -270,6 +294,7 @@ impl MasterDaemon {
             self.publish_status();
             let deadline = [
                 self.machine.poll_timeout(),
+                self.http_machine.poll_timeout(),
                 self.pending.next_pass(),
                 Some(next_housekeeping),
             ]
@@ -292,8 +317,13 @@ impl MasterDaemon {
                     let frames = received?;
                     self.log_record(&frames).await;
                 }
+                Some(request) = next_request(&mut self.worker_requests) => {
+                    self.worker_request(request).await;
+                }
                 () = tokio::time::sleep_until(deadline.into()) => {
-                    self.machine.handle_timeout(Instant::now());
+                    let now = Instant::now();
+                    self.machine.handle_timeout(now);
+                    self.http_machine.handle_timeout(now);
                 }
                 () = &mut shutdown => {
                     info!("stopping");
@@ -307,6 +337,7 @@ impl MasterDaemon {
     /// Carries out the machine's events, then sends what it queued (END_OKs of ENDs not
     /// stored yet are held back).
     async fn drain(&mut self) -> Result<(), MasterDaemonError> {
+        self.drain_http().await;
         loop {
             while let Some(event) = self.machine.poll_event() {
                 self.event(event).await;
@@ -541,13 +572,31 @@ impl MasterDaemon {
                 }
             }
             Operation::WorkerState { hostname } => {
-                if self.machine.is_online(hostname) {
+                if self.machine.is_online(hostname) || self.http_machine.is_online(hostname) {
                     self.lab.worker_online(hostname).await?;
                 } else {
                     self.lab.worker_offline(hostname).await?;
                 }
             }
             Operation::JobRunning { job_id } => self.lab.job_running(*job_id).await?,
+            Operation::WorkerVersion {
+                hostname,
+                version,
+                refused_for,
+            } => {
+                self.lab
+                    .worker_connected(
+                        hostname,
+                        WorkerProtocol::Http,
+                        Some(version),
+                        refused_for.as_deref(),
+                    )
+                    .await?
+            }
+            Operation::WorkerFinished { job_id, report } => {
+                self.lab.job_finished_by_worker(*job_id, report).await?;
+                self.job_finished(*job_id).await;
+            }
             Operation::JobEnded { job_id, end, .. } => {
                 let finished = self.lab.job_ended(*job_id, end).await?;
                 self.release_end_ok(*job_id);
@@ -563,7 +612,7 @@ impl MasterDaemon {
                 return Ok(match self.logs.write(&self.lab, *job_id, line).await? {
                     Written::Logged(results) => results
                         .into_iter()
-                        .map(|r| Operation::StoreResult(Box::new(r)))
+                        .map(|r| Operation::StoreResult(Box::new(r), FinalResult::FinishesJob))
                         .collect(),
                     Written::Skipped => Vec::new(),
                     Written::Dropped(why) => {
@@ -574,20 +623,24 @@ impl MasterDaemon {
             }
             Operation::RecoverResults { job_id } => {
                 let results = self.logs.recover(&self.lab, *job_id).await?;
+                // lava-worker's jobs end by FINISHED, not by their final result.
+                let tracked_by_http = self.http_machine.job_phase(*job_id).is_some();
+                let final_result = if tracked_by_http {
+                    FinalResult::Recorded
+                } else {
+                    FinalResult::FinishesJob
+                };
                 return Ok(results
                     .into_iter()
-                    .map(|r| Operation::StoreResult(Box::new(r)))
+                    .map(|r| Operation::StoreResult(Box::new(r), final_result))
                     .collect());
             }
-            Operation::StoreResult(result) => {
-                let finished = self
-                    .lab
-                    .store_result(result, FinalResult::FinishesJob)
-                    .await?;
+            Operation::StoreResult(result, final_result) => {
+                let finished = self.lab.store_result(result, *final_result).await?;
                 if let Some(health) = finished {
                     info!(job = result.job, %health, "final result");
                 }
-                if result.is_job_result() {
+                if result.is_job_result() && *final_result == FinalResult::FinishesJob {
                     self.job_finished(result.job).await;
                 }
             }
@@ -614,7 +667,16 @@ impl MasterDaemon {
                 );
             }
         }
+        if self.http_machine.job_phase(job_id).is_some() {
+            if let Err(e) = self.http_machine.finish_job(job_id) {
+                error!(
+                    job = job_id,
+                    "the lava-worker machine refused to finish the job: {e}"
+                );
+            }
+        }
         self.logs.close(&self.lab, job_id).await;
+        self.logs.forget(job_id);
         self.next_schedule = Instant::now();
     }
 
@@ -640,6 +702,16 @@ impl MasterDaemon {
                     self.untrackable.insert(id);
                     return Ok(());
                 };
+                if self.lab.worker_protocol(&worker).await? == WorkerProtocol::Http {
+                    let token = self.lab.job_token(id).await?;
+                    if let Err(e) = self.http_machine.add_job(id, &worker, phase, &token) {
+                        error!(job = id, "cannot track the restored job: {e}");
+                        self.untrackable.insert(id);
+                        return Ok(());
+                    }
+                    self.submit(Operation::RecoverResults { job_id: id }).await;
+                    return Ok(());
+                }
                 let end = self.lab.store().job_end(id).await?;
                 // The grace for the final result runs from the stored END (wall clock).
                 let ended = end.processed.then(|| {
@@ -666,6 +738,10 @@ impl MasterDaemon {
     /// untracked, for the next housekeeping to try again.
     async fn start_job(&mut self, job: Job, now: Instant) -> Result<(), LabError> {
         match self.lab.job_start(&job).await {
+            Ok(start) if self.serves_over_http(&start.worker, start.protocol) => {
+                self.start_http_job(job.id, &start.worker, start.payload)
+                    .await?;
+            }
             Ok(start) => {
                 let phase = JobPhase::Scheduled(start.payload);
                 if let Err(e) = self
@@ -726,6 +802,17 @@ impl MasterDaemon {
         // Cancellations made elsewhere, and active jobs the machine does not track.
         for job in self.lab.active_jobs().await? {
             if self.pending.holds(&Key::Job(job.id)) || self.pending.holds(&Key::JobLog(job.id)) {
+                continue;
+            }
+            if let Some(phase) = self.http_machine.job_phase(job.id) {
+                if job.state == JobState::Canceling
+                    && !matches!(phase, JobPhase::Canceling | JobPhase::Finished)
+                {
+                    info!(job = job.id, "canceling: listed to lava-worker as cancel");
+                    if let Err(e) = self.http_machine.cancel_job(job.id) {
+                        error!(job = job.id, "cannot cancel: {e}");
+                    }
+                }
                 continue;
             }
             match self.machine.job_phase(job.id) {
@@ -809,12 +896,13 @@ impl MasterDaemon {
     fn worked(&mut self, operation: &Operation) {
         let (store, disk) = match operation {
             Operation::LogRecord { .. } | Operation::RecoverResults { .. } => (false, true),
-            Operation::JobEnded { .. } => (true, true),
+            Operation::JobEnded { .. } | Operation::WorkerFinished { .. } => (true, true),
             Operation::WorkerHello { .. }
             | Operation::WorkerState { .. }
             | Operation::JobRunning { .. }
             | Operation::FinishJob { .. }
-            | Operation::StoreResult(_) => (true, false),
+            | Operation::WorkerVersion { .. }
+            | Operation::StoreResult(..) => (true, false),
         };
         if store {
             self.recovered(LabPart::Store);
@@ -834,6 +922,307 @@ impl MasterDaemon {
         }
     }
 
+    /// Whether `worker`'s jobs go to lava-worker's machine: a worker polling this process
+    /// over HTTP (and not connected over ZeroMQ), else how it last connected.
+    fn serves_over_http(&self, worker: &str, recorded: WorkerProtocol) -> bool {
+        if self.http_machine.is_online(worker) {
+            return true;
+        }
+        if self.machine.is_online(worker) {
+            return false;
+        }
+        recorded == WorkerProtocol::Http
+    }
+
+    /// Hands a Scheduled job to lava-worker's machine with its job token: the worker's
+    /// next ping lists it in `start`.
+    async fn start_http_job(
+        &mut self,
+        id: JobId,
+        worker: &str,
+        payload: StartPayload,
+    ) -> Result<(), LabError> {
+        if let Err(error) = payload.validate() {
+            error!(
+                job = id,
+                worker, "cannot hand the job to lava-worker: {error}"
+            );
+            let ending = JobEnding::NotStarted {
+                reason: error.to_string(),
+            };
+            self.submit(Operation::FinishJob { job_id: id, ending })
+                .await;
+            return Ok(());
+        }
+        let token = self.lab.job_token(id).await?;
+        if let Err(e) = self
+            .http_machine
+            .add_job(id, worker, JobPhase::Scheduled(payload), &token)
+        {
+            error!(job = id, "cannot track the job: {e}");
+            self.untrackable.insert(id);
+        } else {
+            debug!(job = id, worker, "listed to lava-worker as start");
+        }
+        Ok(())
+    }
+
+    /// Carries out lava-worker's machine's events through the lab.
+    async fn drain_http(&mut self) {
+        while let Some(event) = self.http_machine.poll_event() {
+            self.http_event(event).await;
+        }
+    }
+
+    async fn http_event(&mut self, event: http_machine::Event) {
+        use http_machine::Event as E;
+        match event {
+            E::WorkerOnline { hostname } => {
+                info!(worker = %hostname, "worker online (lava-worker)");
+                self.submit(Operation::WorkerState { hostname }).await;
+                self.next_schedule = Instant::now();
+            }
+            E::WorkerOffline { hostname } => {
+                warn!(worker = %hostname, "worker offline (lava-worker): no accepted ping for 60 s");
+                self.submit(Operation::WorkerState { hostname }).await;
+            }
+            E::WorkerVersion {
+                hostname,
+                version,
+                refused_for,
+            } => {
+                match &refused_for {
+                    Some(required) => {
+                        error!(worker = %hostname, version, "lava-worker version {version} refused: this master requires {required} (--strict-worker-version); the worker stays Offline")
+                    }
+                    None => info!(worker = %hostname, version, "lava-worker version"),
+                }
+                self.submit(Operation::WorkerVersion {
+                    hostname,
+                    version,
+                    refused_for,
+                })
+                .await;
+            }
+            E::JobStarted { job_id, hostname } => {
+                info!(job = job_id, worker = %hostname, "RUNNING (lava-worker)");
+                self.submit(Operation::JobRunning { job_id }).await;
+            }
+            E::JobFinished {
+                job_id,
+                hostname,
+                report,
+                was_canceling,
+            } => {
+                info!(job = job_id, worker = %hostname, passed = report.passed, error_type = %report.error_type, was_canceling, "FINISHED (lava-worker)");
+                self.submit(Operation::WorkerFinished { job_id, report })
+                    .await;
+                self.next_schedule = Instant::now();
+            }
+            E::DuplicateFinished { job_id } => {
+                info!(
+                    job = job_id,
+                    "FINISHED again (lava-worker): answered, nothing changed"
+                );
+            }
+            E::JobLost {
+                job_id,
+                hostname,
+                was_canceling: _,
+            } => {
+                error!(job = job_id, worker = %hostname, "lava-worker asked for job {job_id} again after it started: the worker lost it (state directory?); the job ends instead of running twice");
+                self.submit(Operation::FinishJob {
+                    job_id,
+                    ending: JobEnding::WorkerLost { worker: hostname },
+                })
+                .await;
+                self.next_schedule = Instant::now();
+            }
+        }
+    }
+
+    /// Answers one of lava-worker's requests once what it changed is stored.
+    async fn worker_request(&mut self, request: WorkerRequest) {
+        if !self.started {
+            let refusal = Refusal::unavailable("the master is starting");
+            match request {
+                WorkerRequest::Ping { reply, .. } => drop(reply.send(Err(refusal))),
+                WorkerRequest::Fetch { reply, .. } => drop(reply.send(Err(refusal))),
+                WorkerRequest::Running { reply, .. } | WorkerRequest::Finished { reply, .. } => {
+                    drop(reply.send(Err(refusal)))
+                }
+                WorkerRequest::Logs { reply, .. } => drop(reply.send(Err(refusal))),
+            }
+            return;
+        }
+        match request {
+            WorkerRequest::Ping {
+                worker,
+                version,
+                reply,
+            } => {
+                let answer = self
+                    .http_machine
+                    .handle_ping(&worker, &version, Instant::now());
+                self.drain_http().await;
+                if let PingAnswer::Jobs(lists) = &answer {
+                    if !(lists.start.is_empty() && lists.cancel.is_empty()) {
+                        debug!(worker = %worker, start = lists.start.len(), running = lists.running.len(), cancel = lists.cancel.len(), "ping answered");
+                    }
+                }
+                drop(reply.send(Ok(answer)));
+            }
+            WorkerRequest::Fetch { job, reply } => {
+                let answer = match self.http_machine.handle_fetch(job) {
+                    FetchAnswer::Payload(payload) => Ok(payload),
+                    FetchAnswer::AlreadyStarted => Err(Refusal::new(
+                        409,
+                        format!("Job {job} has started already: it is not started twice"),
+                    )),
+                    FetchAnswer::Finished => {
+                        Err(Refusal::new(409, format!("Job {job} has finished")))
+                    }
+                    FetchAnswer::NotTracked => Err(self.untracked(job).await),
+                };
+                self.drain_http().await;
+                drop(reply.send(answer));
+            }
+            WorkerRequest::Running { job, reply } => {
+                let answer = match self.http_machine.handle_running(job) {
+                    ReportAnswer::Done => {
+                        self.drain_http().await;
+                        self.stored(job)
+                    }
+                    ReportAnswer::NotTracked => self.finished_or_untracked(job).await,
+                };
+                drop(reply.send(answer));
+            }
+            WorkerRequest::Finished { job, report, reply } => {
+                let answer = match self.http_machine.handle_finished(job, report) {
+                    ReportAnswer::Done => {
+                        self.drain_http().await;
+                        self.stored(job)
+                    }
+                    ReportAnswer::NotTracked => self.finished_or_untracked(job).await,
+                };
+                drop(reply.send(answer));
+            }
+            WorkerRequest::Logs {
+                job,
+                lines,
+                index,
+                reply,
+            } => {
+                let answer = self.log_batch(job, &lines, index).await;
+                drop(reply.send(answer));
+            }
+        }
+    }
+
+    /// 200 once nothing about `job` waits for the store, else 503 (the worker sends the
+    /// report again; the machine answers a repeat without changing anything).
+    fn stored(&self, job: JobId) -> Reply<()> {
+        if self.pending.holds(&Key::Job(job)) {
+            Err(Refusal::unavailable(format!(
+                "the master cannot store the state of job {job} yet; try again"
+            )))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// RUNNING or FINISHED for a job the machine does not track: a repeat for a job that
+    /// has finished (200, as LAVA), or a job this master has not picked up (yet).
+    async fn finished_or_untracked(&mut self, job: JobId) -> Reply<()> {
+        match self.lab.job(job).await {
+            Ok(row) if row.state == JobState::Finished => {
+                info!(job, "report for a finished job: answered, nothing changed");
+                Ok(())
+            }
+            Ok(_) => Err(self.untracked(job).await),
+            Err(e) => Err(Refusal::unavailable(format!("cannot read job {job}: {e}"))),
+        }
+    }
+
+    /// Why a request about `job` cannot be served by lava-worker's machine.
+    async fn untracked(&mut self, job: JobId) -> Refusal {
+        match self.lab.job(job).await {
+            Ok(row) if row.state == JobState::Finished => {
+                Refusal::new(409, format!("Job {job} has finished"))
+            }
+            Ok(row) if row.state == JobState::Submitted => {
+                Refusal::new(409, format!("Job {job} is not scheduled"))
+            }
+            Ok(_) if self.machine.job_phase(job).is_some() => Refusal::new(
+                409,
+                format!("Job {job} runs on a ZeroMQ worker (lava-slave), not on lava-worker"),
+            ),
+            Ok(_) => Refusal::unavailable(format!(
+                "the master has not picked job {job} up yet; try again"
+            )),
+            Err(e) => Refusal::unavailable(format!("cannot read job {job}: {e}")),
+        }
+    }
+
+    /// A batch of lava-run's records (HTTP): written through the one log path the ZeroMQ
+    /// sink uses, its results stored (they do not end the job: FINISHED does).
+    async fn log_batch(&mut self, job: JobId, lines: &str, index: u64) -> Reply<usize> {
+        let records = match lava_core::worker_http::batch::split_records(lines) {
+            Ok(records) => records,
+            Err(e) => return Err(Refusal::new(400, e.to_string())),
+        };
+        let written = match self.logs.write_batch(&self.lab, job, &records, index).await {
+            Ok(written) => written,
+            Err(e) => {
+                self.report_failure(&format!("write the log of job {job}"), &e);
+                return Err(Refusal::unavailable(format!(
+                    "cannot write the log of job {job}: {e}"
+                )));
+            }
+        };
+        if written.duplicates > 0 {
+            info!(
+                job,
+                duplicates = written.duplicates,
+                index,
+                "log batch sent again: records the log has already were not written twice"
+            );
+        }
+        if written.gap > 0 {
+            warn!(job, gap = written.gap, index, "log batch index is ahead of the log: lava-run counts records this master never took (lost upstream)");
+        }
+        if let Some(why) = &written.first_drop {
+            warn!(
+                job,
+                dropped = written.dropped,
+                "log records not usable: {why}"
+            );
+        }
+        for result in written.results {
+            self.submit(Operation::StoreResult(
+                Box::new(result),
+                FinalResult::Recorded,
+            ))
+            .await;
+        }
+        match written.error {
+            None => {
+                self.recovered(LabPart::Files);
+                Ok(written.consumed)
+            }
+            Some(e) => {
+                self.report_failure(&format!("write the log of job {job}"), &e);
+                if written.consumed == 0 {
+                    Err(Refusal::unavailable(format!(
+                        "cannot write the log of job {job}: {e}"
+                    )))
+                } else {
+                    Ok(written.consumed)
+                }
+            }
+        }
+    }
+
     /// Publishes the master's health for the API, web pages and metrics.
     fn publish_status(&mut self) {
         self.status.pending_operations = self.pending.len();
@@ -841,5 +1230,15 @@ impl MasterDaemon {
         if self.status != self.lab.status() {
             self.lab.publish_status(&self.status);
         }
+    }
+}
+
+/// The next request from lava-worker's API; never, when there is no API.
+async fn next_request(
+    requests: &mut Option<tokio::sync::mpsc::Receiver<WorkerRequest>>,
+) -> Option<WorkerRequest> {
+    match requests {
+        Some(requests) => requests.recv().await,
+        None => std::future::pending().await,
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::lab_options::LabOptions;
 use clap::Parser;
+use lava_core::worker_http::Netmask;
 use std::path::PathBuf;
 
 /// The lava-rs master: scheduler, ZeroMQ control and log sockets, the XML-RPC API, the store.
@@ -45,6 +46,22 @@ pub struct MasterOptions {
     #[arg(long, value_name = "SECONDS", default_value_t = 20, hide = true,
           value_parser = clap::value_parser!(u64).range(5..=3600))]
     pub ping_interval: u64,
+    /// Let lava-worker (HTTP) register itself with `POST /scheduler/internal/v1/workers/`
+    /// (off by default, as in LAVA 2026.04), from --worker-auto-register-netmask only.
+    #[arg(long)]
+    pub worker_auto_register: bool,
+    /// The networks workers may register from, comma-separated (default: loopback).
+    #[arg(
+        long,
+        value_name = "NET[,NET…]",
+        value_delimiter = ',',
+        default_value = "127.0.0.0/8,::1/128"
+    )]
+    pub worker_auto_register_netmask: Vec<Netmask>,
+    /// Refuse lava-worker versions other than VERSION, as LAVA does (a refused worker goes
+    /// Offline and gets no jobs; the admin sees why). By default every version is accepted.
+    #[arg(long, value_name = "VERSION")]
+    pub strict_worker_version: Option<String>,
 }
 
 impl MasterOptions {
@@ -71,6 +88,9 @@ mod tests {
         assert_eq!(o.http, "127.0.0.1:8000");
         assert_eq!(o.ping_interval, 20);
         assert!(o.data_dir().is_ok());
+        assert!(!o.worker_auto_register);
+        assert_eq!(o.worker_auto_register_netmask, Netmask::loopback());
+        assert_eq!(o.strict_worker_version, None);
         assert!(
             MasterOptions::try_parse_from(["lava-master", "--ping-interval", "4"]).is_err(),
             "slaves ignore PONG intervals under 5 s"
@@ -101,8 +121,22 @@ mod tests {
             "--slaves-certs",
             "/c",
             "--ipv6",
+            "--worker-auto-register",
+            "--worker-auto-register-netmask",
+            "10.0.0.0/8,192.168.1.0/24",
+            "--strict-worker-version",
+            "2023.01",
         ])
         .unwrap();
+        assert!(o.worker_auto_register);
+        assert_eq!(o.worker_auto_register_netmask.len(), 2);
+        assert_eq!(o.strict_worker_version.as_deref(), Some("2023.01"));
+        assert!(MasterOptions::try_parse_from([
+            "lava-master",
+            "--worker-auto-register-netmask",
+            "10.0.0.0/99"
+        ])
+        .is_err());
         assert_eq!(o.lab.store_url().unwrap(), "postgres://u@h/db");
         assert!(o.encrypt && o.ipv6);
         assert_eq!(o.lab.paths().unwrap().extra_device_types.len(), 1);

@@ -16,7 +16,8 @@
 //! The queue itself is plain data: the daemon carries the operations out.
 
 use lava_core::model::JobId;
-use lava_lab::{EndReport, JobEnding, LoggedResult};
+use lava_core::worker_http::FinishedReport;
+use lava_lab::{EndReport, FinalResult, JobEnding, LoggedResult};
 use std::collections::{BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -82,8 +83,26 @@ pub enum Operation {
         /// The record as received.
         line: String,
     },
-    /// A result that is in the job's log, to store (and the final one finishes the job).
-    StoreResult(Box<LoggedResult>),
+    /// A result that is in the job's log, to store (and, from the ZeroMQ log sink, the
+    /// final one finishes the job).
+    StoreResult(Box<LoggedResult>, FinalResult),
+    /// lava-worker reported the version it runs (HTTP): recorded with the protocol, and
+    /// why it is refused if it is.
+    WorkerVersion {
+        /// The worker.
+        hostname: String,
+        /// Its version.
+        version: String,
+        /// The version the master requires, when it refuses this one.
+        refused_for: Option<String>,
+    },
+    /// lava-worker's FINISHED: the job finishes as it says, with its description.
+    WorkerFinished {
+        /// The job.
+        job_id: JobId,
+        /// What the worker reported.
+        report: FinishedReport,
+    },
     /// Read back the results the job's log holds and the store does not (a previous master
     /// wrote them and was stopped before storing them), to store them.
     RecoverResults {
@@ -96,9 +115,9 @@ impl Operation {
     /// The object the operation is about.
     pub fn key(&self) -> Key {
         match self {
-            Operation::WorkerHello { hostname, .. } | Operation::WorkerState { hostname } => {
-                Key::Worker(hostname.clone())
-            }
+            Operation::WorkerHello { hostname, .. }
+            | Operation::WorkerState { hostname }
+            | Operation::WorkerVersion { hostname, .. } => Key::Worker(hostname.clone()),
             // An overdue final result may still wait among the log's operations.
             Operation::FinishJob {
                 job_id,
@@ -106,11 +125,12 @@ impl Operation {
             } => Key::JobLog(*job_id),
             Operation::JobRunning { job_id }
             | Operation::JobEnded { job_id, .. }
-            | Operation::FinishJob { job_id, .. } => Key::Job(*job_id),
+            | Operation::FinishJob { job_id, .. }
+            | Operation::WorkerFinished { job_id, .. } => Key::Job(*job_id),
             Operation::LogRecord { job_id, .. } | Operation::RecoverResults { job_id } => {
                 Key::JobLog(*job_id)
             }
-            Operation::StoreResult(result) => Key::JobLog(result.job),
+            Operation::StoreResult(result, _) => Key::JobLog(result.job),
         }
     }
 
@@ -126,7 +146,13 @@ impl Operation {
             Operation::RecoverResults { job_id } => {
                 format!("read back the unstored results of job {job_id}'s log")
             }
-            Operation::StoreResult(result) => format!(
+            Operation::WorkerVersion { hostname, .. } => {
+                format!("record the version of worker {hostname}")
+            }
+            Operation::WorkerFinished { job_id, .. } => {
+                format!("record lava-worker's FINISHED of job {job_id}")
+            }
+            Operation::StoreResult(result, _) => format!(
                 "store result {}/{} of job {} (log line {})",
                 result.report.definition, result.report.case, result.job, result.line
             ),

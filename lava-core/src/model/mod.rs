@@ -303,6 +303,41 @@ pub struct Worker {
     pub version: Option<String>,
 }
 
+/// How a worker talks to the master: a worker is one or the other by how it connects, and
+/// one master serves both generations at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum WorkerProtocol {
+    /// LAVA's ZeroMQ master/slave protocol v3 (`lava-slave`, LAVA 2018.2 to 2020.05).
+    Zmq,
+    /// LAVA's HTTP worker API (`lava-worker`, LAVA 2020.09 and later).
+    Http,
+}
+
+impl WorkerProtocol {
+    /// The name stored and shown: `zmq` or `http`.
+    pub fn name(self) -> &'static str {
+        match self {
+            WorkerProtocol::Zmq => "zmq",
+            WorkerProtocol::Http => "http",
+        }
+    }
+
+    /// The protocol named `name` (as [`WorkerProtocol::name`] writes it).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "zmq" => Some(WorkerProtocol::Zmq),
+            "http" => Some(WorkerProtocol::Http),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for WorkerProtocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// A tag (`Tag`): a name a job can require and a device can carry.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Tag {

@@ -127,15 +127,20 @@ pub(super) async fn show(call: &Call<'_>) -> Result<Value, Fault> {
         .into_iter()
         .map(|d| d.hostname)
         .collect();
-    Ok(StructBuilder::new()
+    let mut answer = StructBuilder::new()
         .field("hostname", Value::str(&worker.hostname))
         .field("description", Value::text_or_nil(&worker.description))
         .field("state", Value::str(worker.state.name()))
         .field("health", Value::str(worker.health.name()))
         .field("devices", Value::str_array(devices))
         .field("last_ping", Value::opt_datetime(worker.last_ping))
-        .field("job_limit", Value::Int(worker.job_limit.into()))
-        .build())
+        .field("job_limit", Value::Int(worker.job_limit.into()));
+    // As LAVA 2020.09+: admins get the worker token (for lava-worker's --token).
+    if call.is_admin() {
+        let token = call.lab.worker_token(&hostname).await?;
+        answer = answer.field("token", Value::str(&token));
+    }
+    Ok(answer.build())
 }
 
 pub(super) async fn update(call: &Call<'_>) -> Result<Value, Fault> {

@@ -110,6 +110,14 @@ CREATE TABLE tokens (
     r#"
 ALTER TABLE jobs ADD COLUMN end_processed_at BIGINT;
 "#,
+    // 3: lava-worker (HTTP): worker and job tokens, how each worker connects, and why the
+    // master refuses a worker.
+    r#"
+ALTER TABLE workers ADD COLUMN token TEXT;
+ALTER TABLE workers ADD COLUMN protocol TEXT;
+ALTER TABLE workers ADD COLUMN refusal TEXT;
+ALTER TABLE jobs ADD COLUMN token TEXT;
+"#,
 ];
 
 /// The schema version this build writes.

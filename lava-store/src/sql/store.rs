@@ -5,9 +5,10 @@ use crate::error::{Result, StoreError};
 use crate::store::Store;
 use crate::types::{
     Applied, ChangeSet, JobEnd, JobFilter, JobLog, SchedulerSnapshot, TestCase, TokenInfo, User,
+    WorkerAccess,
 };
 use async_trait::async_trait;
-use lava_core::model::{Device, DeviceType, Job, JobId, Tag, Worker};
+use lava_core::model::{Device, DeviceType, Job, JobId, Tag, Worker, WorkerProtocol};
 use lava_core::time::Timestamp;
 use std::sync::Arc;
 
@@ -145,6 +146,29 @@ impl<B: Backend> Store for SqlStore<B> {
         self.write(move |tx| ops::remove_worker(tx, &h)).await
     }
 
+    async fn worker_access(&self, hostname: &str) -> Result<Option<WorkerAccess>> {
+        let h = hostname.to_owned();
+        self.read(move |tx| ops::worker_access(tx, &h)).await
+    }
+
+    async fn set_worker_token(&self, hostname: &str, token: &str) -> Result<()> {
+        let (h, t) = (hostname.to_owned(), token.to_owned());
+        self.write(move |tx| ops::set_worker_token(tx, &h, &t))
+            .await
+    }
+
+    async fn set_worker_protocol(
+        &self,
+        hostname: &str,
+        protocol: WorkerProtocol,
+        refusal: Option<&str>,
+    ) -> Result<()> {
+        let h = hostname.to_owned();
+        let r = refusal.map(str::to_owned);
+        self.write(move |tx| ops::set_worker_protocol(tx, &h, protocol, r.as_deref()))
+            .await
+    }
+
     async fn add_device(&self, device: &Device) -> Result<()> {
         let d = device.clone();
         self.write(move |tx| ops::add_device(tx, &d)).await
@@ -276,5 +300,14 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn job_end(&self, job: JobId) -> Result<JobEnd> {
         self.read(move |tx| ops::job_end(tx, job)).await
+    }
+
+    async fn job_token(&self, job: JobId) -> Result<Option<String>> {
+        self.read(move |tx| ops::job_token(tx, job)).await
+    }
+
+    async fn set_job_token(&self, job: JobId, token: &str) -> Result<()> {
+        let t = token.to_owned();
+        self.write(move |tx| ops::set_job_token(tx, job, &t)).await
     }
 }

@@ -790,6 +790,64 @@ pub async fn large_change_sets(s: &dyn Store) {
     assert_eq!(s.job(second.id).await.unwrap(), Some(second));
 }
 
+/// lava-worker's records: worker tokens, protocols and refusals beside the worker row (an
+/// admin's `update_worker` leaves them alone), and job tokens.
+pub async fn worker_access_and_job_tokens(s: &dyn Store) {
+    use lava_core::model::WorkerProtocol;
+    use lava_store::WorkerAccess;
+    small_lab(s).await;
+    assert_eq!(
+        s.worker_access("w1").await.unwrap(),
+        Some(WorkerAccess::default())
+    );
+    assert_eq!(s.worker_access("ghost").await.unwrap(), None);
+    s.set_worker_token("w1", "tok1").await.unwrap();
+    s.set_worker_protocol("w1", WorkerProtocol::Http, Some("version 2026.07 refused"))
+        .await
+        .unwrap();
+    let mut w = s.worker("w1").await.unwrap().unwrap();
+    w.description = "changed by an admin".into();
+    s.update_worker(&w).await.unwrap();
+    assert_eq!(
+        s.worker_access("w1").await.unwrap(),
+        Some(WorkerAccess {
+            protocol: Some(WorkerProtocol::Http),
+            token: Some("tok1".into()),
+            refusal: Some("version 2026.07 refused".into()),
+        })
+    );
+    s.set_worker_protocol("w1", WorkerProtocol::Zmq, None)
+        .await
+        .unwrap();
+    let access = s.worker_access("w1").await.unwrap().unwrap();
+    assert_eq!(
+        (access.protocol, access.refusal),
+        (Some(WorkerProtocol::Zmq), None)
+    );
+    assert!(matches!(
+        s.set_worker_token("ghost", "x").await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        s.set_worker_protocol("ghost", WorkerProtocol::Http, None)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    let id = s.submit(&[job("qemu", 1)]).await.unwrap()[0];
+    assert_eq!(s.job_token(id).await.unwrap(), None);
+    s.set_job_token(id, "jobtok").await.unwrap();
+    assert_eq!(s.job_token(id).await.unwrap().as_deref(), Some("jobtok"));
+    assert!(matches!(
+        s.set_job_token(id + 100, "x").await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        s.job_token(id + 100).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
 /// Declares one `#[tokio::test]` per case, each on a fresh store from `$open`.
 #[macro_export]
 macro_rules! store_suite {
@@ -808,6 +866,7 @@ macro_rules! store_suite {
             scheduler_snapshot,
             job_records,
             large_change_sets,
+            worker_access_and_job_tokens,
         );
     };
     (@cases $open:path => $($case:ident),* $(,)?) => {

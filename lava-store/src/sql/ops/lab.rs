@@ -3,9 +3,10 @@
 use super::*;
 use crate::error::{short_list, Result, StoreError};
 use crate::sql::{Cols, Param, SqlTx, Value};
+use crate::types::WorkerAccess;
 use lava_core::model::{
     Device, DeviceHealth, DeviceState, DeviceType, HealthDenominator, JobState, Tag, Worker,
-    WorkerHealth, WorkerState,
+    WorkerHealth, WorkerProtocol, WorkerState,
 };
 use lava_core::time::Timestamp;
 use std::collections::{BTreeMap, BTreeSet};
@@ -239,6 +240,59 @@ pub(crate) fn workers(tx: &mut dyn SqlTx) -> Result<Vec<Worker>> {
     .into_iter()
     .map(worker_from_row)
     .collect()
+}
+
+pub(crate) fn worker_access(tx: &mut dyn SqlTx, hostname: &str) -> Result<Option<WorkerAccess>> {
+    let Some(row) = tx
+        .query(
+            "SELECT protocol, token, refusal FROM workers WHERE hostname = ?",
+            &[hostname.into()],
+        )?
+        .into_iter()
+        .next()
+    else {
+        return Ok(None);
+    };
+    let what = || format!("the access of worker {hostname}");
+    let mut c = Cols::new(row, &what);
+    let protocol = match c.opt_text()? {
+        None => None,
+        Some(name) => Some(WorkerProtocol::from_name(&name).ok_or_else(|| {
+            StoreError::BadValue(format!("worker {hostname}: unknown protocol {name:?}"))
+        })?),
+    };
+    Ok(Some(WorkerAccess {
+        protocol,
+        token: c.opt_text()?,
+        refusal: c.opt_text()?,
+    }))
+}
+
+pub(crate) fn set_worker_token(tx: &mut dyn SqlTx, hostname: &str, token: &str) -> Result<()> {
+    let n = tx.execute(
+        "UPDATE workers SET token = ? WHERE hostname = ?",
+        &[token.into(), hostname.into()],
+    )?;
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("worker {hostname}")));
+    }
+    Ok(())
+}
+
+pub(crate) fn set_worker_protocol(
+    tx: &mut dyn SqlTx,
+    hostname: &str,
+    protocol: WorkerProtocol,
+    refusal: Option<&str>,
+) -> Result<()> {
+    let n = tx.execute(
+        "UPDATE workers SET protocol = ?, refusal = ? WHERE hostname = ?",
+        &[protocol.name().into(), refusal.into(), hostname.into()],
+    )?;
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("worker {hostname}")));
+    }
+    Ok(())
 }
 
 pub(crate) fn remove_worker(tx: &mut dyn SqlTx, hostname: &str) -> Result<()> {

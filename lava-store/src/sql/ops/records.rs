@@ -130,3 +130,23 @@ pub(crate) fn job_end(tx: &mut dyn SqlTx, job: JobId) -> Result<JobEnd> {
         processed_at: c.opt_int()?.map(Timestamp),
     })
 }
+
+pub(crate) fn job_token(tx: &mut dyn SqlTx, job: JobId) -> Result<Option<String>> {
+    let rows = tx.query("SELECT token FROM jobs WHERE id = ?", &[Param::Int(job)])?;
+    let Some(row) = rows.into_iter().next() else {
+        return Err(StoreError::NotFound(format!("job {job}")));
+    };
+    let what = || format!("the token of job {job}");
+    Cols::new(row, &what).opt_text()
+}
+
+pub(crate) fn set_job_token(tx: &mut dyn SqlTx, job: JobId, token: &str) -> Result<()> {
+    let n = tx.execute(
+        "UPDATE jobs SET token = ? WHERE id = ?",
+        &[token.into(), Param::Int(job)],
+    )?;
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("job {job}")));
+    }
+    Ok(())
+}
