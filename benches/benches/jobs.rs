@@ -2,34 +2,15 @@
 //! dispatcher-side warnings, YAML reading included), and YAML reading at 10^5 mapping keys
 //! and 10^5 list items (issue 15: it must stay linear in the input).
 //!
-//! The typical definitions are lava-rs' own conformance bases (single-node qemu with
-//! deploy/boot/test, multinode client-server, an interactive test, a tftp deploy, notify):
-//! `lava-core/tests/fixtures/job-verdicts/mutations/`. Goal: ≥ 50,000 a second on one core.
+//! The typical definitions are [`lava_benches::TYPICAL_JOBS`]. Goal: ≥ 50,000 a second on
+//! one core. `benches/examples/job_validation` judges the same texts for instruction counts.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use lava_benches::typical_jobs;
 use lava_core::job;
-use std::path::Path;
-
-const TYPICAL: &[&str] = &[
-    "base-single.yaml",
-    "base-multinode.yaml",
-    "test-interactive-ok.yaml",
-    "deploy-tftp-ok.yaml",
-    "notify-email-ok.yaml",
-    "mn-dynamic-with-actions.yaml",
-];
-
-fn typical() -> Vec<String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../lava-core/tests/fixtures/job-verdicts/mutations");
-    TYPICAL
-        .iter()
-        .map(|f| std::fs::read_to_string(dir.join(f)).expect("a conformance base job"))
-        .collect()
-}
 
 fn validation(c: &mut Criterion) {
-    let jobs = typical();
+    let jobs = typical_jobs().expect("the conformance base jobs");
     for text in &jobs {
         job::validate(text).expect("a typical job LAVA accepts");
     }

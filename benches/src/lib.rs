@@ -3,6 +3,7 @@
 //! [`load_lab`] reads one of the scheduler's benchmark labs (`lava-rs scheduler anchor lab
 //! v1`, gzipped JSON, kept outside the repository in `../shared/bench-labs/`) into a
 //! [`LabSnapshot`], together with what LAVA 2020.05's own scheduler did on it.
+//! [`typical_jobs`] reads the typical job definitions the job-validation benchmarks judge.
 
 use flate2::read::GzDecoder;
 use lava_core::model::{
@@ -287,4 +288,27 @@ fn convert(raw: RawLab) -> Result<LabSnapshot, String> {
 /// How many Submitted jobs one pass started, and how many health checks it created.
 pub fn started(lab: &LabSnapshot, decisions: &lava_core::scheduler::Decisions) -> (usize, usize) {
     (decisions.started_jobs(lab), decisions.health_checks.len())
+}
+
+/// The typical job definitions of the job-validation benchmarks: lava-rs' own conformance
+/// bases (single-node qemu with deploy/boot/test, multinode client-server, an interactive
+/// test, a tftp deploy, notify, a dynamic connection), in
+/// `lava-core/tests/fixtures/job-verdicts/mutations/`.
+pub const TYPICAL_JOBS: &[&str] = &[
+    "base-single.yaml",
+    "base-multinode.yaml",
+    "test-interactive-ok.yaml",
+    "deploy-tftp-ok.yaml",
+    "notify-email-ok.yaml",
+    "mn-dynamic-with-actions.yaml",
+];
+
+/// The texts of [`TYPICAL_JOBS`].
+pub fn typical_jobs() -> std::io::Result<Vec<String>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../lava-core/tests/fixtures/job-verdicts/mutations");
+    TYPICAL_JOBS
+        .iter()
+        .map(|f| std::fs::read_to_string(dir.join(f)))
+        .collect()
 }

@@ -1055,10 +1055,6 @@ static SCHEMAS: LazyLock<HashMap<String, S>> = LazyLock::new(|| {
     all
 });
 
-fn path_of(parts: &[String]) -> Vec<Step> {
-    parts.iter().map(|p| Step::name(p)).collect()
-}
-
 /// LAVA's `validate_action`: action `index` of kind `kind` (`boot`, `deploy`...) with
 /// this body, against its own schema.
 pub(crate) fn check(index: usize, kind: &str, body: &Node, extra: Extra) -> Result<(), Invalid> {
@@ -1084,14 +1080,19 @@ pub(crate) fn check(index: usize, kind: &str, body: &Node, extra: Extra) -> Resu
             line: body.line,
         });
     };
-    let class = class.replace('-', "_");
-    let parts: Vec<String> = class.split('.').map(str::to_owned).collect();
+    let class = if class.contains('-') {
+        class.replace('-', "_")
+    } else {
+        class
+    };
+    // The path of an error, written only when there is one.
+    let parts = || class.split('.').map(Step::name);
     let Some(schema) = SCHEMAS.get(&class) else {
-        let mut path = vec!["actions".to_owned()];
-        path.extend(parts);
+        let mut path = vec![Step::name("actions")];
+        path.extend(parts());
         return Err(Invalid {
             msg: "unknown action type".into(),
-            path: path_of(&path),
+            path,
             error_type: None,
             line: body.line,
         });
@@ -1102,7 +1103,7 @@ pub(crate) fn check(index: usize, kind: &str, body: &Node, extra: Extra) -> Resu
             .next()
             .unwrap_or_else(|| Invalid::new("invalid", body.line));
         let mut path = vec![Step::name(&format!("actions[{index}]"))];
-        path.extend(parts.iter().map(|p| Step::name(p)));
+        path.extend(parts());
         path.append(&mut e.path);
         e.path = path;
         e

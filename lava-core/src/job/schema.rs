@@ -36,14 +36,15 @@ pub(crate) enum Type {
 }
 
 impl Type {
-    fn name(self) -> &'static str {
+    /// voluptuous' message when a value is not of this type.
+    fn expected(self) -> &'static str {
         match self {
-            Type::Str => "str",
-            Type::Int => "int",
-            Type::Bool => "bool",
-            Type::Dict => "dict",
-            Type::List => "list",
-            Type::Object => "object",
+            Type::Str => "expected str",
+            Type::Int => "expected int",
+            Type::Bool => "expected bool",
+            Type::Dict => "expected dict",
+            Type::List => "expected list",
+            Type::Object => "expected object",
         }
     }
 
@@ -119,10 +120,13 @@ pub(crate) enum KeySchema {
 /// A `dict` schema: its keys in the order voluptuous tries them.
 pub(crate) struct MapSchema {
     entries: Vec<(Mark, KeySchema, S)>,
-    /// Indexes of literal keys (tried first for an equal data key), then of the others in
-    /// voluptuous' priority order (markers, callables, types).
-    order: Vec<usize>,
-    literals: usize,
+    /// The literal keys (tried first for an equal data key) and their entries, sorted by
+    /// key for lookup.
+    literals: Vec<(&'static str, usize)>,
+    /// The other entries, in voluptuous' priority order (markers, callables, types).
+    others: Vec<usize>,
+    /// The exclusion groups, in the order the schema names them.
+    groups: Vec<&'static str>,
 }
 
 fn priority(mark: Mark, key: &KeySchema) -> u8 {
@@ -151,19 +155,41 @@ impl MapSchema {
                 None => deduped.push(entry),
             }
         }
-        let mut order: Vec<usize> = (0..deduped.len()).collect();
-        order.sort_by_key(|&i| priority(deduped[i].0, &deduped[i].1));
-        // Literal keys (bare or marked) are looked up by equality first; the rest follow.
-        let (mut lits, others): (Vec<usize>, Vec<usize>) = order
-            .into_iter()
-            .partition(|&i| matches!(deduped[i].1, KeySchema::Lit(_)));
-        let literals = lits.len();
-        lits.extend(others);
+        let mut others: Vec<usize> = (0..deduped.len())
+            .filter(|&i| !matches!(deduped[i].1, KeySchema::Lit(_)))
+            .collect();
+        others.sort_by_key(|&i| priority(deduped[i].0, &deduped[i].1));
+        let mut literals: Vec<(&'static str, usize)> = deduped
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| match e.1 {
+                KeySchema::Lit(name) => Some((name, i)),
+                KeySchema::Validator(_) => None,
+            })
+            .collect();
+        literals.sort_unstable();
+        let mut groups = Vec::new();
+        for (mark, _, _) in &deduped {
+            if let Mark::Exclusive(g) = mark {
+                if !groups.contains(g) {
+                    groups.push(*g);
+                }
+            }
+        }
         MapSchema {
             entries: deduped,
-            order: lits,
             literals,
+            others,
+            groups,
         }
+    }
+
+    /// The entry of the literal key equal to `key`, if any.
+    fn literal(&self, key: &str) -> Option<usize> {
+        self.literals
+            .binary_search_by(|(name, _)| (*name).cmp(key))
+            .ok()
+            .map(|at| self.literals[at].1)
     }
 }
 
@@ -337,7 +363,8 @@ fn depth(errors: &Fails<'_>) -> usize {
 
 /// Validates `data` against `schema` as `Schema(schema, extra=extra)(data)` does.
 pub(crate) fn validate(schema: &S, extra: Extra, data: &Node) -> Result<(), Errors> {
-    let mut path = Vec::new();
+    // Deep enough for a job's nesting without growing.
+    let mut path = Vec::with_capacity(16);
     check(schema, extra, data, &mut path).map_err(|fails| {
         fails
             .into_iter()
@@ -399,7 +426,7 @@ fn check<'a>(
             if t.admits(&data.value) {
                 Ok(())
             } else {
-                Err(one(format!("expected {}", t.name()), path, data.line))
+                Err(one(t.expected(), path, data.line))
             }
         }
         S::Lit(lit) => match &data.value {
@@ -550,8 +577,8 @@ fn check_seq<'a>(
     data: &'a Node,
     path: &mut Vec<At<'a>>,
 ) -> Result<(), Fails<'a>> {
-    let items: Vec<&Node> = match &data.value {
-        Value::Seq(items) => items.iter().collect(),
+    let items: &[Node] = match &data.value {
+        Value::Seq(items) => items,
         // A list of tuples: each item a tuple, which no schema here admits but `object`.
         Value::Pairs(pairs) => {
             let mut errors = Vec::new();
@@ -586,7 +613,7 @@ fn check_seq<'a>(
         };
     }
     let mut errors = Vec::new();
-    for (i, item) in items.into_iter().enumerate() {
+    for (i, item) in items.iter().enumerate() {
         path.push(At::Index(i));
         let index_depth = path.len();
         let mut invalid = None;
@@ -618,6 +645,37 @@ fn check_seq<'a>(
     }
 }
 
+/// Which entries of a mapping schema some data key went to: bits for the usual small
+/// schema, a vector past that.
+enum Found {
+    Bits(u64),
+    Many(Vec<bool>),
+}
+
+impl Found {
+    fn new(entries: usize) -> Self {
+        if entries <= 64 {
+            Found::Bits(0)
+        } else {
+            Found::Many(vec![false; entries])
+        }
+    }
+
+    fn set(&mut self, i: usize) {
+        match self {
+            Found::Bits(bits) => *bits |= 1 << i,
+            Found::Many(found) => found[i] = true,
+        }
+    }
+
+    fn get(&self, i: usize) -> bool {
+        match self {
+            Found::Bits(bits) => bits & (1 << i) != 0,
+            Found::Many(found) => found[i],
+        }
+    }
+}
+
 fn check_map<'a>(
     map: &MapSchema,
     extra: Extra,
@@ -629,15 +687,7 @@ fn check_map<'a>(
     };
     // Exclusion groups, in the order the schema names them.
     let mut errors = Vec::new();
-    let mut groups: Vec<&'static str> = Vec::new();
-    for (mark, _, _) in &map.entries {
-        if let Mark::Exclusive(g) = mark {
-            if !groups.contains(g) {
-                groups.push(g);
-            }
-        }
-    }
-    for group in groups {
+    for &group in &map.groups {
         let mut exists = false;
         for (mark, key, _) in &map.entries {
             let (Mark::Exclusive(g), KeySchema::Lit(name)) = (mark, key) else {
@@ -665,16 +715,13 @@ fn check_map<'a>(
         return Err(errors);
     }
 
-    let mut found = vec![false; map.entries.len()];
+    let mut found = Found::new(map.entries.len());
     for (key, value) in entries {
         path.push(At::Key(key));
         let key_depth = path.len();
-        let literal_candidates = map.order[..map.literals].iter().filter(|&&i| {
-            matches!((&map.entries[i].1, key.as_str()), (KeySchema::Lit(l), Some(k)) if *l == k)
-        });
-        let others = map.order[map.literals..].iter();
+        let literal = key.as_str().and_then(|k| map.literal(k));
         let mut matched = false;
-        for &i in literal_candidates.chain(others) {
+        for i in literal.into_iter().chain(map.others.iter().copied()) {
             let (_, key_schema, value_schema) = &map.entries[i];
             if let KeySchema::Validator(v) = key_schema {
                 if let Err(e) = check(v, extra, key, path) {
@@ -686,7 +733,7 @@ fn check_map<'a>(
                 }
             }
             matched = true;
-            found[i] = true;
+            found.set(i);
             if let Err(mut e) = check(value_schema, extra, value, path) {
                 for err in &mut e {
                     if err.path.len() <= key_depth && err.error_type.is_none() {
@@ -708,7 +755,7 @@ fn check_map<'a>(
         path.pop();
     }
     for (i, (mark, key, _)) in map.entries.iter().enumerate() {
-        if let (Mark::Required(msg), false) = (mark, found[i]) {
+        if let (Mark::Required(msg), false) = (mark, found.get(i)) {
             let mut full = path.clone();
             full.push(match key {
                 KeySchema::Lit(name) => At::Name(name),

@@ -19,6 +19,7 @@ use super::schema::{
     Extra, Invalid, KeySchema, Mark, Step, S,
 };
 use super::yaml::{Node, Value};
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 /// Why LAVA refuses a submission: its message, and where in the definition.
@@ -510,30 +511,36 @@ fn python_eq(a: &Value, b: &Value) -> bool {
 }
 
 /// Iterating a value as Python's `for x in value` does: a list's items, a dict's keys, a
-/// string's characters.
-fn iterate(value: &Node) -> Result<Vec<Node>, &'static str> {
+/// string's characters (borrowed where the tree holds them).
+fn iterate(value: &Node) -> Result<Vec<Cow<'_, Node>>, &'static str> {
     Ok(match &value.value {
-        Value::Seq(items) | Value::Set(items) => items.clone(),
-        Value::Map(entries) => entries.iter().map(|(k, _)| k.clone()).collect(),
+        Value::Seq(items) | Value::Set(items) => items.iter().map(Cow::Borrowed).collect(),
+        Value::Map(entries) => entries.iter().map(|(k, _)| Cow::Borrowed(k)).collect(),
         Value::Pairs(pairs) => pairs
             .iter()
-            .map(|(k, v)| Node {
-                value: Value::Seq(vec![k.clone(), v.clone()]),
-                line: k.line,
+            .map(|(k, v)| {
+                Cow::Owned(Node {
+                    value: Value::Seq(vec![k.clone(), v.clone()]),
+                    line: k.line,
+                })
             })
             .collect(),
         Value::String(s) => s
             .chars()
-            .map(|c| Node {
-                value: Value::String(c.to_string()),
-                line: value.line,
+            .map(|c| {
+                Cow::Owned(Node {
+                    value: Value::String(c.to_string()),
+                    line: value.line,
+                })
             })
             .collect(),
         Value::Bytes(b) => b
             .iter()
-            .map(|&x| Node {
-                value: Value::Int(i64::from(x)),
-                line: value.line,
+            .map(|&x| {
+                Cow::Owned(Node {
+                    value: Value::Int(i64::from(x)),
+                    line: value.line,
+                })
             })
             .collect(),
         _ => return Err("object is not iterable"),
@@ -598,23 +605,24 @@ fn vcs_parameters(tree: &Node) -> Result<(), Refusal> {
         let Some(definitions) = test.get("definitions") else {
             continue;
         };
-        let here = format!("actions[{i}].test.definitions");
+        // The paths are for refusals only: written when one is made.
+        let here = || format!("actions[{i}].test.definitions");
         let items = iterate(definitions)
-            .map_err(|e| python_error("TypeError", e, &here, definitions.line))?;
+            .map_err(|e| python_error("TypeError", e, &here(), definitions.line))?;
         for (j, definition) in items.iter().enumerate() {
-            let at = format!("{here}[{j}]");
+            let at = || format!("{}[{j}]", here());
             let has = |key| {
                 contains(definition, key)
-                    .map_err(|e| python_error("TypeError", e, &at, definition.line))
+                    .map_err(|e| python_error("TypeError", e, &at(), definition.line))
             };
             if has("revision")? && has("shallow")? {
                 let shallow = index(definition, "shallow").map_err(|e| {
-                    python_error(e, "string indices must be integers", &at, definition.line)
+                    python_error(e, "string indices must be integers", &at(), definition.line)
                 })?;
                 if shallow.value == Value::Bool(true) {
                     return Err(refusal(
                         "When 'revision' is used, 'shallow' shouldn't be 'True'",
-                        format!("{at}.shallow"),
+                        format!("{}.shallow", at()),
                         shallow.line,
                     ));
                 }
