@@ -8,6 +8,8 @@
 //!   lab's rules (who may see or cancel a job, what a worker's name may be, how a health
 //!   change moves devices) are the lab layer's, not this crate's.
 //!
+//! - [`web`]: the lab's web pages at LAVA's URLs under `/scheduler/`, and `/metrics`.
+//!
 //! `system.version` answers [`methods::LAVA_VERSION`] (2020.05), which lavacli reads to
 //! decide which commands and arguments to use. See `docs/api.md` for the method list,
 //! permissions and fault codes.
@@ -20,6 +22,7 @@ pub mod fault;
 pub mod methods;
 pub mod server;
 pub mod value;
+pub mod web;
 
 pub use fault::Fault;
 pub use server::{Api, DEFAULT_BIND, DEFAULT_BODY_LIMIT};

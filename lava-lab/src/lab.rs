@@ -28,6 +28,10 @@ pub struct Lab {
     clock: Arc<dyn Clock>,
     /// The master's health, as its daemon last published it.
     pub(crate) status: std::sync::Mutex<crate::status::LabStatus>,
+    /// The latest scheduling pass's explanations of the jobs it left waiting.
+    pub(crate) explanations: std::sync::Mutex<Option<Arc<crate::why::Explanations>>>,
+    /// What the master's parts count as they work.
+    pub(crate) metrics: crate::metrics::LabMetrics,
 }
 
 impl Lab {
@@ -41,6 +45,8 @@ impl Lab {
             paths: config.paths,
             clock: Arc::new(SystemClock),
             status: Default::default(),
+            explanations: Default::default(),
+            metrics: Default::default(),
         })
     }
 

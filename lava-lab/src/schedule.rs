@@ -8,6 +8,7 @@
 use crate::error::Result;
 use crate::lab::Lab;
 use crate::run::change_set;
+use crate::why::Explanations;
 use lava_core::model::{
     Device, DeviceHealth, DeviceState, Job, JobHealth, JobId, JobState, Priority, WorkerHealth,
     WorkerState,
@@ -29,7 +30,9 @@ impl Lab {
             .await
     }
 
-    async fn try_schedule(&self) -> Result<Vec<Job>> {
+    /// The snapshot a pass looks at: the store's rows, which idle devices on online workers
+    /// have a dictionary that renders (only those may get work), which jobs are legacy JSON.
+    pub(crate) async fn pass_snapshot(&self) -> Result<LabSnapshot> {
         let snapshot = self.store().scheduler_snapshot().await?;
         let online: HashSet<&str> = snapshot
             .workers
@@ -64,7 +67,7 @@ impl Lab {
             .filter(|j| lava_core::job::legacy_reason(&j.definition).is_some())
             .map(|j| j.id)
             .collect();
-        let lab = LabSnapshot {
+        Ok(LabSnapshot {
             device_types: snapshot.device_types,
             devices: snapshot.devices,
             workers: snapshot.workers,
@@ -86,11 +89,26 @@ impl Lab {
             now: self.now(),
             // Per-device health checks, permissions and VLANs: not read from the store yet.
             ..LabSnapshot::default()
-        };
+        })
+    }
+
+    async fn try_schedule(&self) -> Result<Vec<Job>> {
+        let started = std::time::Instant::now();
+        let result = self.schedule_once().await;
+        self.metrics()
+            .scheduling_pass(started.elapsed(), result.is_ok());
+        result
+    }
+
+    async fn schedule_once(&self) -> Result<Vec<Job>> {
+        let lab = self.pass_snapshot().await?;
         let order = DeviceOrder::Shuffled {
             seed: self.random().next_u64(),
         };
         let decisions = scheduler::schedule(&lab, order);
+        // The pass explained every job it left waiting: keep that for "why is my job
+        // still waiting?" until the next pass.
+        self.publish_explanations(Explanations::from_pass(&lab, &decisions));
         for change in &decisions.device_health {
             tracing::warn!(device = %change.device, from = %change.from, to = %change.to, "device health: {}", change.reason);
         }
