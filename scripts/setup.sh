@@ -4,7 +4,8 @@
 set -euo pipefail
 
 need_pkgs=()
-for pkg in libzmq3-dev pkg-config liblzma-dev python3-venv python3-dev postgresql; do
+# chromium + chromium-driver: the web pages' browser test (lava-http/tests/web_browser.rs).
+for pkg in libzmq3-dev pkg-config liblzma-dev python3-venv python3-dev postgresql chromium chromium-driver; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then

@@ -10,6 +10,7 @@
 //!
 //! - [`worker_api`]: lava-worker's HTTP API under `/scheduler/internal/v1/` (LAVA 2020.09+),
 //!   whose requests the master daemon answers.
+//! - [`web`]: the lab's web pages at LAVA's URLs under `/scheduler/`, and `/metrics`.
 //!
 //! `system.version` answers [`methods::LAVA_VERSION`] (2020.05), which lavacli reads to
 //! decide which commands and arguments to use. See `docs/api.md` for the method list,
@@ -23,6 +24,7 @@ pub mod fault;
 pub mod methods;
 pub mod server;
 pub mod value;
+pub mod web;
 pub mod worker_api;
 
 pub use fault::Fault;

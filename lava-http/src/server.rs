@@ -8,7 +8,7 @@
 use super::auth::{parse_basic, AuthError};
 use super::codec::{parse_method_call, write_fault, write_response};
 use super::fault::{codes, Fault};
-use super::methods::{dispatch, Call, Params};
+use super::methods::{dispatch, Call, Params, METHODS};
 use super::worker_api::WorkerApi;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -68,7 +68,8 @@ impl Api {
         let router = Router::new()
             .route("/RPC2", post(rpc2))
             .route("/RPC2/", post(rpc2))
-            .with_state(self);
+            .with_state(self.clone())
+            .merge(super::web::routes(Arc::clone(&self.lab)));
         match workers {
             Some(workers) => router.merge(workers.router()),
             None => router,
@@ -112,14 +113,28 @@ impl Api {
     /// Answers one request body from an optional `Authorization` header: the HTTP status
     /// and the response body. This is the whole API without HTTP, for tests and benches.
     pub async fn handle(&self, authorization: Option<&[u8]>, body: &[u8]) -> (u16, String) {
+        let metrics = self.lab.metrics();
         let user = match self.authenticate(authorization).await {
             Ok(user) => user,
-            Err(Ok(refused)) => return (refused.status(), refused.to_string()),
-            Err(Err(fault)) => return (200, write_fault(&fault)),
+            Err(Ok(refused)) => {
+                metrics.api_request("-", &refused.status().to_string());
+                return (refused.status(), refused.to_string());
+            }
+            Err(Err(fault)) => {
+                metrics.api_request("-", &fault.code.to_string());
+                return (200, write_fault(&fault));
+            }
         };
-        let text = match self.call(user, body).await {
-            Ok(value) => write_response(&value),
-            Err(fault) => write_fault(&fault),
+        let (method, result) = self.call(user, body).await;
+        let text = match result {
+            Ok(value) => {
+                metrics.api_request(method, "ok");
+                write_response(&value)
+            }
+            Err(fault) => {
+                metrics.api_request(method, &fault.code.to_string());
+                write_fault(&fault)
+            }
         };
         (200, text)
     }
@@ -141,9 +156,31 @@ impl Api {
         }
     }
 
-    async fn call(&self, user: Option<User>, body: &[u8]) -> Result<super::value::Value, Fault> {
-        let call = parse_method_call(body)?;
+    /// Calls the method of `body`; also answers the method's name as metrics count it
+    /// (`-` for a body that is no call, `unknown` for a method that does not exist).
+    async fn call(
+        &self,
+        user: Option<User>,
+        body: &[u8],
+    ) -> (&'static str, Result<super::value::Value, Fault>) {
+        let call = match parse_method_call(body) {
+            Ok(call) => call,
+            Err(fault) => return ("-", Err(fault)),
+        };
         let method = call.method.clone();
+        let known = METHODS
+            .iter()
+            .find(|(name, _)| *name == method)
+            .map_or("unknown", |(name, _)| name);
+        (known, self.dispatch(user, call, method).await)
+    }
+
+    async fn dispatch(
+        &self,
+        user: Option<User>,
+        call: super::codec::MethodCall,
+        method: String,
+    ) -> Result<super::value::Value, Fault> {
         let ctx = Call {
             lab: self.lab.as_ref(),
             user,

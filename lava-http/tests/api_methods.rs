@@ -667,7 +667,9 @@ async fn job_submission_and_details() {
             "end_time",
             "tags",
             "visibility",
-            "failure_comment"
+            "failure_comment",
+            // lava-rs' own, after LAVA's fields (lavacli ignores it).
+            "waiting_reason"
         ]
     );
     assert_eq!(member(&show, "id"), &i(1));

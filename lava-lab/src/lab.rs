@@ -31,6 +31,10 @@ pub struct Lab {
     /// Which health-check definitions LAVA could turn into jobs, remembered across passes
     /// (reading one costs as much as scheduling hundreds of devices).
     pub(crate) health_check_memo: std::sync::Mutex<lava_core::scheduler::HealthCheckMemo>,
+    /// The latest scheduling pass's explanations of the jobs it left waiting.
+    pub(crate) explanations: std::sync::Mutex<Option<Arc<crate::why::Explanations>>>,
+    /// What the master's parts count as they work.
+    pub(crate) metrics: crate::metrics::LabMetrics,
 }
 
 impl Lab {
@@ -45,6 +49,8 @@ impl Lab {
             clock: Arc::new(SystemClock),
             status: Default::default(),
             health_check_memo: Default::default(),
+            explanations: Default::default(),
+            metrics: Default::default(),
         })
     }
 

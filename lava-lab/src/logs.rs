@@ -198,6 +198,7 @@ impl JobLogs {
         open.log
             .append(line)
             .map_err(|e| LabError::io(open.dir.join("output.yaml"), e))?;
+        lab.metrics().log_line();
         open.last_write = lab.now();
         let mut results = match open.unaccounted.take() {
             Some(from) => unaccounted_results(job, &open.dir, from, number)?,

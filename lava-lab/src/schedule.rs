@@ -10,9 +10,11 @@ use crate::dictionaries::LabDictionaries;
 use crate::error::Result;
 use crate::lab::Lab;
 use crate::run::change_set;
+use crate::why::Explanations;
 use lava_core::model::{Device, Job, JobHealth, JobId, JobState, Priority};
 use lava_core::scheduler::{
-    self, vlan_request, DeviceOrder, HealthCheck, LabSnapshot, LastHealthCheck, PassOptions, Vlan,
+    self, vlan_request, Decisions, DeviceOrder, HealthCheck, LabSnapshot, LastHealthCheck,
+    PassOptions, Vlan,
 };
 use lava_core::time::Timestamp;
 use lava_store::Precondition;
@@ -30,7 +32,9 @@ impl Lab {
             .await
     }
 
-    async fn try_schedule(&self) -> Result<Vec<Job>> {
+    /// The snapshot a pass looks at: the store's rows, which jobs are legacy JSON, which
+    /// VLANs the queued jobs ask for (devices' dictionaries are asked about lazily).
+    pub(crate) async fn pass_snapshot(&self) -> Result<LabSnapshot> {
         let snapshot = self.store().scheduler_snapshot().await?;
         let legacy_jobs = snapshot
             .queued_jobs
@@ -39,7 +43,7 @@ impl Lab {
             .map(|j| j.id)
             .collect();
         let vlan_requests = vlan_requests(&snapshot.queued_jobs);
-        let lab = LabSnapshot {
+        Ok(LabSnapshot {
             device_types: snapshot.device_types,
             devices: snapshot.devices,
             workers: snapshot.workers,
@@ -62,17 +66,37 @@ impl Lab {
             // Dictionaries, health checks and interfaces are asked lazily (LabDictionaries).
             // Permissions: not read from the store yet.
             ..LabSnapshot::default()
-        };
-        let options = PassOptions::explained(DeviceOrder::Shuffled {
+        })
+    }
+
+    /// The core scheduler's decisions over `lab`, with an explanation for every job left
+    /// waiting; the pass asks the lab's files about devices ([`LabDictionaries`]).
+    pub(crate) fn decide(&self, lab: &LabSnapshot, order: DeviceOrder) -> Decisions {
+        let options = PassOptions::explained(order);
+        let mut memo = self
+            .health_check_memo
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        scheduler::schedule_with(lab, &options, &mut LabDictionaries::new(self, &mut memo))
+    }
+
+    async fn try_schedule(&self) -> Result<Vec<Job>> {
+        let started = std::time::Instant::now();
+        let result = self.schedule_once().await;
+        self.metrics()
+            .scheduling_pass(started.elapsed(), result.is_ok());
+        result
+    }
+
+    async fn schedule_once(&self) -> Result<Vec<Job>> {
+        let lab = self.pass_snapshot().await?;
+        let order = DeviceOrder::Shuffled {
             seed: self.random().next_u64(),
-        });
-        let decisions = {
-            let mut memo = self
-                .health_check_memo
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            scheduler::schedule_with(&lab, &options, &mut LabDictionaries::new(self, &mut memo))
         };
+        let decisions = self.decide(&lab, order);
+        // The pass explained every job it left waiting: keep that for "why is my job
+        // still waiting?" until the next pass.
+        self.publish_explanations(Explanations::from_pass(&lab, &decisions));
         for change in &decisions.device_health {
             tracing::warn!(device = %change.device, from = %change.from, to = %change.to, "device health: {}", change.reason);
         }

@@ -50,6 +50,12 @@ enum JobsCommand {
         /// The job id.
         id: i64,
     },
+    /// Why a job is still waiting, in plain words: the scheduler's reason (the device
+    /// type, tags, device health, workers or multinode roles it waits for).
+    Why {
+        /// The job id.
+        id: i64,
+    },
     /// Cancel a job (every sub-job of a multinode group).
     Cancel {
         /// The job id.
@@ -176,6 +182,16 @@ pub fn run(args: JobsArgs, lab_args: LabArgs) -> Result<ExitCode, AdminError> {
                     if let Some(comment) = &j.failure_comment {
                         println!("failure     : {comment}");
                     }
+                }
+            }
+            JobsCommand::Why { id } => {
+                let why = lab.why(id, Some(&admin_user())).await?;
+                if lab_args.json {
+                    print_json(
+                        &json!({"id": id, "reason": why.kind(), "message": why.to_string()}),
+                    );
+                } else {
+                    println!("job {id}: {why}");
                 }
             }
             JobsCommand::Cancel { id } => match lab.cancel(id, &admin_user()).await? {

@@ -36,7 +36,7 @@ pub enum Command {
     DeviceTypes(devices::DeviceTypesArgs),
     /// Devices and their dictionaries.
     Devices(devices::DevicesArgs),
-    /// Jobs: submit, list, show, cancel, logs, wait.
+    /// Jobs: submit, list, show, why, cancel, logs, wait.
     Jobs(jobs::JobsArgs),
     /// Users of the API.
     Users(jobs::UsersArgs),

@@ -35,8 +35,8 @@ use lava_core::worker_http::{
 use lava_http::worker_api::{Refusal, Reply};
 use lava_http::{Api, WorkerApi, WorkerRequest};
 use lava_lab::{
-    AutoRegistration, EndReport, FinalResult, JobEnding, JobLogs, Lab, LabError, LabPart,
-    LabStatus, Written,
+    AutoRegistration, Direction, EndReport, FinalResult, JobEnding, JobLogs, Lab, LabError,
+    LabPart, LabStatus, Written,
 };
 use lava_transport::zeromq::{SocketOptions, ZmqLogSink, ZmqMaster, ZmqServer};
 use lava_transport::{LogSink, MasterTransport};
@@ -309,7 +309,10 @@ impl MasterDaemon {
                     let (peer, frames) = received?;
                     let now = Instant::now();
                     match Message::decode(&frames) {
-                        Ok(message) => self.machine.handle_message(&peer, message, now),
+                        Ok(message) => {
+                            self.count(&message, Direction::Received);
+                            self.machine.handle_message(&peer, message, now)
+                        }
                         Err(error) => self.machine.handle_malformed(&peer, error, now),
                     }
                 }
@@ -334,6 +337,13 @@ impl MasterDaemon {
         }
     }
 
+    /// Counts a ZeroMQ message for `/metrics`.
+    fn count(&self, message: &Message, direction: Direction) {
+        self.lab
+            .metrics()
+            .protocol_message("zmq", machine::action_name(message), direction);
+    }
+
     /// Carries out the machine's events, then sends what it queued (END_OKs of ENDs not
     /// stored yet are held back).
     async fn drain(&mut self) -> Result<(), MasterDaemonError> {
@@ -352,10 +362,12 @@ impl MasterDaemon {
                 }
             }
             debug!(peer = %peer, action = machine::action_name(&message), "send");
+            self.count(&message, Direction::Sent);
             self.control.send(&peer, message.encode()).await?;
         }
         for (peer, message) in std::mem::take(&mut self.released) {
             debug!(peer = %peer, action = machine::action_name(&message), "send (released)");
+            self.count(&message, Direction::Sent);
             self.control.send(&peer, message.encode()).await?;
         }
         Ok(())

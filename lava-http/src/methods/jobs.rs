@@ -4,7 +4,7 @@ use super::Call;
 use crate::fault::Fault;
 use crate::value::{python_datetime_str, StructBuilder, Value};
 use lava_core::model::{Job, JobHealth, JobState};
-use lava_lab::{can_cancel, can_view, JobQuery, LabError};
+use lava_lab::{can_cancel, can_view, JobQuery, JobWait, LabError};
 
 /// LAVA caps one page of `scheduler.jobs.list` at 100 jobs.
 const MAX_PAGE: i64 = 100;
@@ -40,7 +40,7 @@ struct JobNameOnly {
 /// `job_name` of a definition. Parsing a whole definition costs far more than the rest of
 /// a `jobs.show`, so a block-style top-level `job_name:` line whose value fits on that line
 /// is parsed alone; anything else (flow style, block scalars, aliases) takes a full parse.
-fn job_name(definition: &str) -> Option<String> {
+pub(super) fn job_name(definition: &str) -> Option<String> {
     let mut lines = definition.lines();
     while let Some(line) = lines.next() {
         if !line.starts_with("job_name:") {
@@ -189,6 +189,12 @@ pub(super) async fn list(call: &Call<'_>) -> Result<Value, Fault> {
 pub(super) async fn show(call: &Call<'_>) -> Result<Value, Fault> {
     call.params.at_most(1)?;
     let job = visible_job(call, 0).await?;
+    // lava-rs' own field, after LAVA's: lavacli prints the fields it knows and ignores
+    // the others.
+    let waiting_reason = match call.lab.why_job(&job).await? {
+        JobWait::NotQueued(_) => Value::Nil,
+        why => Value::String(why.to_string()),
+    };
     Ok(StructBuilder::new()
         .field("id", Value::Int(job.id))
         .field("description", description(&job))
@@ -214,6 +220,26 @@ pub(super) async fn show(call: &Call<'_>) -> Result<Value, Fault> {
             "failure_comment",
             Value::opt_str(job.failure_comment.clone()),
         )
+        .field("waiting_reason", waiting_reason)
+        .build())
+}
+
+/// `scheduler.jobs.why(job_id)` (lava-rs only): why the job is still waiting, as
+/// `{id, state, reason, message}`; `reason` is a stable identifier (`all_devices_busy`,
+/// `starts`, `not_queued`, …), `message` the sentence for people.
+pub(super) async fn why(call: &Call<'_>) -> Result<Value, Fault> {
+    call.params.at_most(1)?;
+    let job = visible_job(call, 0).await?;
+    let why = call.lab.why_job(&job).await?;
+    let state = match &why {
+        JobWait::NotQueued(state) => *state,
+        _ => job.state,
+    };
+    Ok(StructBuilder::new()
+        .field("id", Value::Int(job.id))
+        .field("state", Value::str(state.name()))
+        .field("reason", Value::str(why.kind()))
+        .field("message", Value::String(why.to_string()))
         .build())
 }
 

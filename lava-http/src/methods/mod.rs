@@ -123,6 +123,7 @@ pub const METHODS: &[(&str, &str)] = &[
     ("scheduler.jobs.show", "scheduler.jobs.show(job_id): details of a job."),
     ("scheduler.jobs.submit", "scheduler.jobs.submit(definition): submit a job; answers its id (a list of ids for multinode). Needs authentication."),
     ("scheduler.jobs.validate", "scheduler.jobs.validate(definition, strict=False): {} when the definition is valid, else {path, msg}."),
+    ("scheduler.jobs.why", "scheduler.jobs.why(job_id): why the job is still waiting: {id, state, reason, message} (lava-rs only)."),
     ("scheduler.submit_job", "scheduler.submit_job(job_data): submit a job; answers its id (a list of ids for multinode). Needs authentication."),
     ("scheduler.tags.add", "scheduler.tags.add(name, description=None): add a tag. Admins only."),
     ("scheduler.tags.list", "scheduler.tags.list(): tags with their description."),
@@ -143,6 +144,11 @@ pub const METHODS: &[(&str, &str)] = &[
     ("system.whoami", "system.whoami(): the authenticated username, or nil."),
 ];
 
+/// A job's description as LAVA stores it: `job_name` of its definition.
+pub(crate) fn job_description(definition: &str) -> Option<String> {
+    jobs::job_name(definition)
+}
+
 /// Calls a method by name.
 pub async fn dispatch(method: &str, call: Call<'_>) -> Result<Value, Fault> {
     match method {
@@ -159,6 +165,7 @@ pub async fn dispatch(method: &str, call: Call<'_>) -> Result<Value, Fault> {
         "scheduler.jobs.definition" => jobs::definition(&call).await,
         "scheduler.jobs.logs" => jobs::logs(&call).await,
         "scheduler.jobs.validate" => jobs::validate(&call).await,
+        "scheduler.jobs.why" => jobs::why(&call).await,
 
         "scheduler.devices.add" => devices::add(&call).await,
         "scheduler.devices.list" => devices::list(&call).await,

@@ -1,0 +1,278 @@
+//! The lab's metrics, in Prometheus' text format (`/metrics`).
+//!
+//! Two kinds: counters and the scheduling-pass histogram that the master's parts add to as
+//! they work ([`LabMetrics`], one per [`Lab`]: the daemon counts protocol messages, the
+//! API its requests, the lab its passes and log lines), and gauges of the lab's state (jobs,
+//! devices, workers, queue depth) read from the store when metrics are asked for
+//! ([`Lab::metrics_text`]). The format is written by `prometheus-client`, the Prometheus
+//! project's own Rust client, so escaping, `# TYPE`/`# HELP` lines and histogram buckets are
+//! the format's, not ours.
+
+use crate::error::{LabError, Result};
+use crate::lab::Lab;
+use lava_core::model::{DeviceHealth, DeviceState, JobHealth, JobState, Worker, WorkerState};
+use lava_store::JobFilter;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Which side sent a protocol message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// From a worker to the master.
+    Received,
+    /// From the master to a worker.
+    Sent,
+}
+
+impl Direction {
+    fn name(self) -> &'static str {
+        match self {
+            Direction::Received => "received",
+            Direction::Sent => "sent",
+        }
+    }
+}
+
+type Labels2 = [(&'static str, String); 2];
+type Labels3 = [(&'static str, String); 3];
+
+/// What the master's parts count as they work. Cheap to update (atomics); cloned handles
+/// share the values.
+#[derive(Debug, Clone)]
+pub struct LabMetrics {
+    scheduling_pass_seconds: Histogram,
+    scheduling_pass_failures: Counter,
+    log_lines: Counter,
+    protocol_messages: Family<Labels3, Counter>,
+    api_requests: Family<Labels2, Counter>,
+}
+
+impl Default for LabMetrics {
+    fn default() -> Self {
+        LabMetrics {
+            // 1 ms to about 33 s: a pass over a small lab to a store that hangs.
+            scheduling_pass_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
+            scheduling_pass_failures: Counter::default(),
+            log_lines: Counter::default(),
+            protocol_messages: Family::default(),
+            api_requests: Family::default(),
+        }
+    }
+}
+
+impl LabMetrics {
+    /// A scheduling pass took `duration` (and failed, unless `ok`).
+    pub fn scheduling_pass(&self, duration: Duration, ok: bool) {
+        self.scheduling_pass_seconds.observe(duration.as_secs_f64());
+        if !ok {
+            self.scheduling_pass_failures.inc();
+        }
+    }
+
+    /// One log line was written to a job's log.
+    pub fn log_line(&self) {
+        self.log_lines.inc();
+    }
+
+    /// A protocol message (`action`: `HELLO`, `START_OK`, …; `protocol`: `zmq` or
+    /// `http`) went `direction`. Callers pass only their protocol's fixed action names, so
+    /// that a peer cannot grow the number of series.
+    pub fn protocol_message(
+        &self,
+        protocol: &'static str,
+        action: &'static str,
+        direction: Direction,
+    ) {
+        self.protocol_messages
+            .get_or_create(&[
+                ("protocol", protocol.to_owned()),
+                ("action", action.to_owned()),
+                ("direction", direction.name().to_owned()),
+            ])
+            .inc();
+    }
+
+    /// An API request for `method` was answered with `status` (`ok`, a fault code, an
+    /// HTTP status). Callers map unknown method names to one value, so that clients cannot
+    /// grow the number of series.
+    pub fn api_request(&self, method: &str, status: &str) {
+        self.api_requests
+            .get_or_create(&[("method", method.to_owned()), ("status", status.to_owned())])
+            .inc();
+    }
+
+    fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "lava_scheduling_pass_seconds",
+            "Duration of the master's scheduling passes (read, decide, write)",
+            self.scheduling_pass_seconds.clone(),
+        );
+        registry.register(
+            "lava_scheduling_pass_failures",
+            "Scheduling passes that failed (store or disk errors)",
+            self.scheduling_pass_failures.clone(),
+        );
+        registry.register(
+            "lava_log_lines",
+            "Log lines written to jobs' output.yaml",
+            self.log_lines.clone(),
+        );
+        registry.register(
+            "lava_protocol_messages",
+            "Protocol messages between the master and its workers, by protocol, action and direction",
+            self.protocol_messages.clone(),
+        );
+        registry.register(
+            "lava_api_requests",
+            "XML-RPC API requests by method and answer (ok, a fault code or an HTTP status)",
+            self.api_requests.clone(),
+        );
+    }
+}
+
+/// The protocol a worker speaks, as pages and metrics show it.
+///
+/// Every worker of this master speaks LAVA's ZeroMQ protocol today; when workers record
+/// their protocol (LAVA 2020.09's HTTP `lava-worker`), this is where it is read.
+pub fn worker_protocol(_worker: &Worker) -> &'static str {
+    "zmq"
+}
+
+fn gauge_family<K: Ord>(
+    counts: BTreeMap<K, i64>,
+    labels: impl Fn(&K) -> Vec<(&'static str, String)>,
+) -> Family<Vec<(&'static str, String)>, Gauge> {
+    let family = Family::<Vec<(&'static str, String)>, Gauge>::default();
+    for (key, n) in counts {
+        family.get_or_create(&labels(&key)).set(n);
+    }
+    family
+}
+
+impl Lab {
+    /// The lab's counters, for the parts of the master that count.
+    pub fn metrics(&self) -> &LabMetrics {
+        &self.metrics
+    }
+
+    /// Every metric in Prometheus' text format: the counters, and the lab's state read
+    /// from the store now (every job is read: jobs by state and health).
+    pub async fn metrics_text(&self) -> Result<String> {
+        let mut registry = Registry::default();
+        self.metrics.register(&mut registry);
+
+        let jobs = self.store().jobs(&JobFilter::default()).await?;
+        let mut by_state: BTreeMap<(JobState, JobHealth), i64> = BTreeMap::new();
+        let mut queue: BTreeMap<String, i64> = BTreeMap::new();
+        for job in &jobs {
+            *by_state.entry((job.state, job.health)).or_default() += 1;
+            if job.state == JobState::Submitted {
+                let device_type = job.requested_device_type.clone().unwrap_or_default();
+                *queue.entry(device_type).or_default() += 1;
+            }
+        }
+        let device_types = self.device_types().await?;
+        for t in &device_types {
+            queue.entry(t.name.clone()).or_default();
+        }
+        registry.register(
+            "lava_jobs",
+            "Jobs by state and health",
+            gauge_family(by_state, |(s, h)| {
+                vec![
+                    ("state", s.name().to_owned()),
+                    ("health", h.name().to_owned()),
+                ]
+            }),
+        );
+        registry.register(
+            "lava_queue_depth",
+            "Submitted jobs waiting for a device, by requested device type",
+            gauge_family(queue, |t| vec![("device_type", t.clone())]),
+        );
+
+        let mut devices: BTreeMap<(DeviceState, DeviceHealth), i64> = BTreeMap::new();
+        for d in self.devices().await? {
+            *devices.entry((d.state, d.health)).or_default() += 1;
+        }
+        registry.register(
+            "lava_devices",
+            "Devices by state and health",
+            gauge_family(devices, |(s, h)| {
+                vec![
+                    ("state", s.name().to_owned()),
+                    ("health", h.name().to_owned()),
+                ]
+            }),
+        );
+
+        let mut workers: BTreeMap<(&'static str, WorkerState), i64> = BTreeMap::new();
+        for w in self.workers().await? {
+            *workers.entry((worker_protocol(&w), w.state)).or_default() += 1;
+        }
+        let online: BTreeMap<&'static str, i64> =
+            workers
+                .iter()
+                .fold(BTreeMap::new(), |mut acc, ((p, s), n)| {
+                    *acc.entry(*p).or_default() += if *s == WorkerState::Online { *n } else { 0 };
+                    acc
+                });
+        registry.register(
+            "lava_workers",
+            "Workers by protocol and state",
+            gauge_family(workers, |(p, s)| {
+                vec![
+                    ("protocol", (*p).to_owned()),
+                    ("state", s.name().to_owned()),
+                ]
+            }),
+        );
+        registry.register(
+            "lava_workers_online",
+            "Workers online, by protocol",
+            gauge_family(online, |p| vec![("protocol", (*p).to_owned())]),
+        );
+
+        let mut text = String::new();
+        encode(&mut text, &registry)
+            .map_err(|_| LabError::Invalid("the metrics could not be written".into()))?;
+        Ok(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{device, lab};
+
+    #[tokio::test]
+    async fn state_gauges_and_counters_in_the_text_format() {
+        let (_dir, lab) = lab().await;
+        device(&lab, "d1", "w1").await;
+        let job = "device_type: shell\njob_name: t\nvisibility: public\ntimeouts:\n  job:\n    minutes: 5\nactions:\n- command:\n    name: hello\n";
+        lab.submit(job, "bob").await.unwrap();
+        lab.metrics()
+            .protocol_message("zmq", "HELLO", Direction::Received);
+        lab.metrics().api_request("scheduler.jobs.show", "ok");
+        lab.schedule().await.unwrap();
+        let text = lab.metrics_text().await.unwrap();
+        for expected in [
+            r#"lava_jobs{state="Submitted",health="Unknown"} 1"#,
+            r#"lava_queue_depth{device_type="shell"} 1"#,
+            r#"lava_devices{state="Idle",health="Good"} 1"#,
+            r#"lava_workers_online{protocol="zmq"} 0"#,
+            r#"lava_protocol_messages_total{protocol="zmq",action="HELLO",direction="received"} 1"#,
+            r#"lava_api_requests_total{method="scheduler.jobs.show",status="ok"} 1"#,
+            "lava_scheduling_pass_seconds_count 1",
+            "# EOF",
+        ] {
+            assert!(text.contains(expected), "{expected} missing from:\n{text}");
+        }
+    }
+}
