@@ -35,6 +35,7 @@ mod job_output;
 mod jobs;
 mod lab;
 mod logs;
+mod permissions;
 mod random;
 mod run;
 mod schedule;

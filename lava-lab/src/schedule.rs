@@ -84,7 +84,9 @@ impl Lab {
             valid_dictionaries,
             legacy_jobs,
             now: self.now(),
-            // Per-device health checks, permissions and VLANs: not read from the store yet.
+            permissions: self.permissions().await?,
+            bound_waiting_groups: true,
+            // Per-device health checks and VLANs: not read from the store yet.
             ..LabSnapshot::default()
         };
         let order = DeviceOrder::Shuffled {
@@ -97,9 +99,13 @@ impl Lab {
         for group in &decisions.waiting_groups {
             tracing::info!(group = %group.group, reserved = group.reserved.len(), waiting = group.waiting.len(), "multinode group waits for devices");
         }
+        for release in &decisions.released {
+            tracing::warn!(job = release.job, device = %release.device, group = %release.group, "multinode group can never start, device given back: {}", release.reason);
+        }
         if decisions.health_checks.is_empty()
             && decisions.assignments.is_empty()
             && decisions.device_health.is_empty()
+            && decisions.released.is_empty()
         {
             return Ok(Vec::new());
         }
