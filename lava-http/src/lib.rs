@@ -17,10 +17,12 @@
 pub mod auth;
 pub mod codec;
 pub mod fault;
+pub mod limits;
 pub mod methods;
 pub mod server;
 pub mod value;
 
 pub use fault::Fault;
+pub use limits::Limits;
 pub use server::{Api, DEFAULT_BIND, DEFAULT_BODY_LIMIT};
 pub use value::Value;
