@@ -439,6 +439,29 @@ fn jobs_submit_show_cancel() {
     let fault = api.fault(None, "scheduler.jobs.show", &[Value::Int(id + 100)]);
     assert_eq!(fault.code, 404, "{fault}");
 
+    // A group asking for more devices than the type has is refused in LAVA's words, and
+    // nothing is stored.
+    let fault = api.fault(Some(&api.bob), "scheduler.jobs.submit", &[s(MULTINODE)]);
+    assert_eq!(
+        (fault.code, fault.message.as_str()),
+        (
+            400,
+            "Device unavailable: Not enough devices of type shell are currently available to user bob"
+        ),
+        "{fault}"
+    );
+    for device in ["shell-02", "shell-03"] {
+        api.lab.admin_ok(&[
+            "devices",
+            "add",
+            device,
+            "--device-type",
+            "shell",
+            "--worker",
+            "worker-01",
+        ]);
+    }
+
     // A multinode group answers each sub-job by the id lava-admin and the API take.
     let ids = api.ok(Some(&api.bob), "scheduler.jobs.submit", &[s(MULTINODE)]);
     let Value::Array(ids) = ids else {

@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use lava_core::protocol::{xz, Message};
 use lava_transport::curve::cert::create_certificates;
-use lava_transport::zeromq::{SocketOptions, ZmqLogSink, ZmqMaster, ZmqServer};
-use lava_transport::{LogSink, MasterTransport, PeerId};
+use lava_transport::zeromq::{connect_slave, SocketOptions, ZmqLogSink, ZmqMaster, ZmqServer};
+use lava_transport::{LogSink, MasterTransport, PeerId, SlaveTransport};
 use rusqlite::Connection;
 use slave_support::lava_run_double;
 
@@ -666,8 +666,9 @@ async fn with_curve_the_slave_and_its_lava_run_talk_encrypted() {
     let slaves = certs.join("slaves");
     std::fs::create_dir_all(&slaves).unwrap();
     let (_, master_secret) = create_certificates(&certs, "master").unwrap();
-    let (slave_public, slave_secret) = create_certificates(&certs, "slave").unwrap();
-    std::fs::copy(&slave_public, slaves.join("slave.key")).unwrap();
+    // Named after the worker: a certificate admits the worker it names only.
+    let (slave_public, slave_secret) = create_certificates(&certs, HOSTNAME).unwrap();
+    std::fs::copy(&slave_public, slaves.join(format!("{HOSTNAME}.key"))).unwrap();
     let server = ZmqServer::curve(&master_secret, &slaves).expect("CURVE server");
     let master_public = certs.join("master.key");
     let extra = [
@@ -852,4 +853,56 @@ async fn a_job_that_ends_while_the_master_is_away_reaches_the_next_master() {
     lab.master.send(Message::EndOk { job_id: 101 }).await;
     lab.wait_for("row of job 101 deleted", || lab.row(101).is_none())
         .await;
+}
+
+#[tokio::test]
+async fn a_slave_whose_route_is_taken_over_notices_and_connects_anew() {
+    let mut lab = Lab::new(&[]);
+    let _slave = lab.start_slave();
+    lab.master.accept_hello().await;
+    // The shortest ping interval LAVA allows: the slave calls the master offline after four
+    // silent intervals.
+    lab.master.expect("PING", |m| *m == Message::Ping).await;
+    lab.master.send(Message::Pong { interval: 5 }).await;
+
+    // Someone sends one PING with the slave's identity, in clear text: libzmq's
+    // ROUTER_HANDOVER gives them the route, and the master's answers go to them.
+    let endpoint = lab.master.control.endpoint().to_owned();
+    let mut impostor = connect_slave(&endpoint, HOSTNAME, &SocketOptions::default(), None).unwrap();
+    impostor.send(Message::Ping.encode()).await.unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (peer, frames) = tokio::time::timeout_at(deadline, lab.master.control.recv())
+            .await
+            .expect("the impostor's PING")
+            .expect("master socket");
+        if peer == lab.master.peer && Message::decode(&frames) == Ok(Message::Ping) {
+            break;
+        }
+    }
+    lab.master.send(Message::Pong { interval: 5 }).await;
+    let got = tokio::time::timeout(WAIT, impostor.recv())
+        .await
+        .expect("the master's PONG reaches the impostor")
+        .unwrap();
+    assert_eq!(Message::decode(&got), Ok(Message::Pong { interval: 5 }));
+
+    // The slave hears nothing more, calls the master offline and connects anew: its new
+    // connection takes the route back, and the master's messages reach it again. (Its
+    // PINGs over the old connection, if any arrive, come under another identity.)
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (peer, frames) = tokio::time::timeout_at(deadline, lab.master.control.recv())
+            .await
+            .expect("the slave never came back on its own identity")
+            .expect("master socket");
+        if peer == lab.master.peer && Message::decode(&frames) == Ok(Message::Ping) {
+            break;
+        }
+    }
+    lab.master.send(Message::Pong { interval: 5 }).await;
+    lab.master.send(Message::Status { job_id: 404 }).await;
+    let (errors, _) = lab.master.expect_end(404).await;
+    assert_eq!(errors, "");
+    drop(impostor);
 }

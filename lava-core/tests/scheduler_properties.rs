@@ -233,6 +233,12 @@ proptest! {
 
         // Priority order: a device that took job K had no better job it could run left.
         let assigned: HashSet<i64> = decisions.assignments.iter().map(|a| a.job).collect();
+        // Sub-jobs of groups that can never start get no device, whatever their rank.
+        let never: HashSet<i64> = decisions.waiting_jobs.iter().filter(|w| match &w.reason {
+            WaitReason::MultinodeGroupCannotStart { .. } => true,
+            WaitReason::MultinodeGroupIncomplete { blocking, .. } => !blocking.is_empty(),
+            _ => false,
+        }).map(|w| w.job).collect();
         for a in &decisions.assignments {
             let (Some(device), k) = (a.device.as_deref(), jobs[&a.job]) else { continue };
             if k.actual_device.is_some() { continue; }
@@ -240,6 +246,7 @@ proptest! {
             for j in &lab.jobs {
                 let better = queue_order(j, k) == std::cmp::Ordering::Less;
                 let fits = j.state == JobState::Submitted
+                    && !never.contains(&j.id)
                     && j.requested_device_type.as_deref() == Some(d.device_type.as_str())
                     && j.tags.is_subset(&d.tags)
                     && !lab.legacy_jobs.contains(&j.id)

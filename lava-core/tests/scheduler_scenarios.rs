@@ -15,6 +15,7 @@ use lava_core::scheduler::{
     LastHealthCheck, ObjectPermission, PassOptions, Phase, SnapshotDictionaries, UserAccess, Vlan,
     VlanInterface, WaitReason,
 };
+use lava_core::time::Timestamp;
 use std::collections::BTreeMap;
 
 fn panda_lab(health: DeviceHealth) -> Lab {
@@ -1021,4 +1022,146 @@ fn devices_skipped_at_the_worker_job_limit_are_reported() {
         .iter()
         .all(|s| s.phase == Phase::Jobs && s.worker == "worker-01"));
     assert_eq!(d.skipped_devices.len(), 2);
+}
+
+// ---- lava-rs' bound on what a waiting group may hold (issue 15). ----
+
+#[test]
+fn a_group_larger_than_its_type_never_holds_a_device_and_others_run() {
+    // 2+2 roles on a type with one device: LAVA's submission check refuses it, but a group
+    // already stored (or one whose devices were retired since) must not keep the device
+    // Reserved while other jobs wait.
+    let mut lab = Lab::new().with_type(device_type("qemu", false));
+    lab.snapshot.bound_waiting_groups = true;
+    lab.add_device("qemu01", "qemu", DeviceHealth::Good, &[]);
+    for (id, role) in [(1, "server"), (2, "server"), (3, "client"), (4, "client")] {
+        lab.snapshot.jobs.push(sub_job(id, Some("qemu"), "g", role));
+    }
+    let mut plain = job(5, "qemu", 50);
+    plain.submit_time = Timestamp::from_secs(NOW.as_secs() + 10);
+    lab.snapshot.jobs.push(plain);
+    let d = lab.pass_and_apply();
+    assert_eq!(
+        d.assignments
+            .iter()
+            .map(|a| (a.job, a.state))
+            .collect::<Vec<_>>(),
+        [(5, JobState::Scheduled)]
+    );
+    assert!(d.waiting_groups.is_empty());
+    match lab.why(&d, 1) {
+        WaitReason::MultinodeGroupCannotStart { group, why } => {
+            assert_eq!(&*group, "g");
+            assert!(why.starts_with("Not enough devices of type qemu"), "{why}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_group_that_can_no_longer_start_gives_its_devices_back() {
+    // Sub-job 1 holds qemu01 (Scheduling); then qemu02 is retired: the group of two can
+    // never start, so qemu01 goes back to Idle and serves the plain job in the same pass.
+    let mut lab = Lab::new().with_type(device_type("qemu", false));
+    lab.snapshot.bound_waiting_groups = true;
+    lab.add_device("qemu01", "qemu", DeviceHealth::Good, &[]);
+    lab.add_device("qemu02", "qemu", DeviceHealth::Retired, &[]);
+    let mut held = sub_job(1, Some("qemu"), "g", "node");
+    held.state = JobState::Scheduling;
+    held.actual_device = Some("qemu01".into());
+    lab.device("qemu01").state = DeviceState::Reserved;
+    lab.snapshot.jobs.push(held);
+    lab.snapshot
+        .jobs
+        .push(sub_job(2, Some("qemu"), "g", "node"));
+    lab.snapshot.jobs.push(job(3, "qemu", 50));
+    let d = lab.pass_and_apply();
+    assert_eq!(d.released.len(), 1);
+    assert_eq!(
+        (d.released[0].job, d.released[0].device.as_str()),
+        (1, "qemu01")
+    );
+    assert_eq!(lab.state_of(1).0, JobState::Submitted);
+    assert_eq!(lab.state_of(3).0, JobState::Scheduled);
+    assert_eq!(lab.device("qemu01").state, DeviceState::Reserved);
+    let one = lab.snapshot.jobs.iter().find(|j| j.id == 1).unwrap();
+    assert_eq!(one.actual_device, None);
+}
+
+#[test]
+fn a_group_within_its_submitters_permissions_runs_one_beyond_does_not() {
+    // Two qemu devices, one restricted to group "lab": bob (not a member) may use one, so
+    // his group of two can never start; alice (a member) may use both.
+    let mut lab = Lab::new().with_type(device_type("qemu", false));
+    lab.snapshot.bound_waiting_groups = true;
+    lab.add_device("qemu01", "qemu", DeviceHealth::Good, &[]);
+    lab.add_device("qemu02", "qemu", DeviceHealth::Good, &[]);
+    lab.snapshot.permissions.devices.insert(
+        "qemu02".into(),
+        vec![GroupPermission {
+            group: "lab".into(),
+            permission: ObjectPermission::Submit,
+        }],
+    );
+    lab.snapshot.permissions.users.insert(
+        "alice".into(),
+        UserAccess {
+            groups: ["lab".to_owned()].into(),
+            ..UserAccess::default()
+        },
+    );
+    for id in [1, 2] {
+        let mut j = sub_job(id, Some("qemu"), "bobs", "node");
+        j.submitter = "bob".into();
+        lab.snapshot.jobs.push(j);
+    }
+    let d = lab.pass_and_apply();
+    assert!(d.assignments.is_empty(), "{:?}", d.assignments);
+    for id in [3, 4] {
+        let mut j = sub_job(id, Some("qemu"), "alices", "node");
+        j.submitter = "alice".into();
+        lab.snapshot.jobs.push(j);
+    }
+    let d = lab.pass_and_apply();
+    assert_eq!(d.started_groups.len(), 1);
+    assert_eq!(d.started_groups[0].group, "alices");
+}
+
+#[test]
+fn with_the_bound_a_group_with_a_finished_sub_job_holds_nothing() {
+    let mut lab = Lab::new().with_type(device_type("qemu", false));
+    lab.snapshot.bound_waiting_groups = true;
+    lab.add_device("qemu01", "qemu", DeviceHealth::Good, &[]);
+    lab.add_device("qemu02", "qemu", DeviceHealth::Good, &[]);
+    lab.snapshot
+        .jobs
+        .push(sub_job(1, Some("qemu"), "g", "server"));
+    lab.snapshot
+        .jobs
+        .push(sub_job(2, Some("qemu"), "g", "client"));
+    let mut gone = sub_job(3, Some("qemu"), "g", "client");
+    gone.state = JobState::Finished;
+    gone.health = JobHealth::Canceled;
+    lab.snapshot.jobs.push(gone);
+    let d = lab.pass_and_apply();
+    assert!(d.assignments.is_empty());
+    assert!(d.waiting_groups.is_empty());
+    assert_eq!(lab.device("qemu01").state, DeviceState::Idle);
+    assert!(matches!(
+        lab.why(&d, 1),
+        WaitReason::MultinodeGroupIncomplete { blocking, .. } if blocking.len() == 1
+    ));
+}
+
+#[test]
+fn without_the_bound_lava_keeps_a_hopeless_group_holding_its_device() {
+    // LAVA 2020.05 (and the Python binding inside Django LAVA) reserve what they can.
+    let mut lab = Lab::new().with_type(device_type("qemu", false));
+    lab.add_device("qemu01", "qemu", DeviceHealth::Good, &[]);
+    lab.snapshot.jobs.push(sub_job(1, Some("qemu"), "g", "a"));
+    lab.snapshot.jobs.push(sub_job(2, Some("qemu"), "g", "b"));
+    let d = lab.pass_and_apply();
+    assert_eq!(d.assignments.len(), 1);
+    assert_eq!(d.assignments[0].state, JobState::Scheduling);
+    assert!(d.released.is_empty());
 }

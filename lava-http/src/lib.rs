@@ -21,6 +21,7 @@
 pub mod auth;
 pub mod codec;
 pub mod fault;
+pub mod limits;
 pub mod methods;
 pub mod server;
 pub mod value;
@@ -28,6 +29,7 @@ pub mod web;
 pub mod worker_api;
 
 pub use fault::Fault;
+pub use limits::Limits;
 pub use server::{Api, DEFAULT_BIND, DEFAULT_BODY_LIMIT};
 pub use value::Value;
 pub use worker_api::{WorkerApi, WorkerRequest};

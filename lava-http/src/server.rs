@@ -3,26 +3,30 @@
 //! Each request body is read up to a size limit, authenticated, parsed, dispatched and
 //! answered with a `methodResponse`. Nothing a client sends can stop the server: bad XML
 //! and bad arguments are faults, and a method that panicked anyway is answered with an
-//! internal-error fault instead of taking the connection task down silently.
+//! internal-error fault instead of taking the connection task down silently. What one
+//! client may cost (connections, body size and time, large bodies at once) is bounded by
+//! [`Limits`] (see [`crate::limits`]).
 
 use super::auth::{parse_basic, AuthError};
 use super::codec::{parse_method_call, write_fault, write_response};
 use super::fault::{codes, Fault};
+use super::limits::{LimitedListener, Limits, PeerAddr};
 use super::methods::{dispatch, Call, Params, METHODS};
 use super::worker_api::WorkerApi;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use futures::FutureExt;
+use futures::{FutureExt, StreamExt};
 use lava_lab::Lab;
 use lava_store::User;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Where LAVA serves XML-RPC, and the port the master uses by default.
 pub const DEFAULT_BIND: &str = "127.0.0.1:8000";
@@ -35,17 +39,26 @@ pub const DEFAULT_BODY_LIMIT: usize = 10 * 1024 * 1024;
 #[derive(Clone)]
 pub struct Api {
     lab: Arc<Lab>,
-    body_limit: usize,
+    limits: Limits,
+    /// Turns for large bodies ([`Limits::large_requests`]).
+    large: Arc<Semaphore>,
     /// lava-worker's API, when a master daemon serves it.
     workers: Option<WorkerApi>,
 }
 
 impl Api {
-    /// The API over `lab`, with the default body limit.
+    /// The API over `lab`, with the default limits.
     pub fn new(lab: Arc<Lab>) -> Self {
+        Api::with_limits(lab, Limits::default())
+    }
+
+    /// The API over `lab` with `limits`.
+    pub fn with_limits(lab: Arc<Lab>, limits: Limits) -> Self {
+        let large = Arc::new(Semaphore::new(limits.large_requests.max(1)));
         Api {
             lab,
-            body_limit: DEFAULT_BODY_LIMIT,
+            limits,
+            large,
             workers: None,
         }
     }
@@ -58,8 +71,17 @@ impl Api {
 
     /// Sets the largest request body accepted, in bytes.
     pub fn with_body_limit(mut self, bytes: usize) -> Self {
-        self.body_limit = bytes;
+        self.limits.body = bytes;
         self
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    fn listener(&self, listener: TcpListener) -> LimitedListener {
+        LimitedListener::new(listener, self.limits.connections_per_client)
     }
 
     /// The axum router serving `/RPC2`.
@@ -78,10 +100,12 @@ impl Api {
 
     /// Serves on a bound listener until the task is dropped or the listener fails.
     pub async fn serve(self, listener: TcpListener) -> std::io::Result<()> {
+        let listener = self.listener(listener);
+        // The peer's address: worker auto-registration checks it.
         axum::serve(
             listener,
             self.router()
-                .into_make_service_with_connect_info::<SocketAddr>(),
+                .into_make_service_with_connect_info::<PeerAddr>(),
         )
         .await
     }
@@ -93,11 +117,11 @@ impl Api {
         listener: TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        // The peer's address: worker auto-registration checks it.
+        let listener = self.listener(listener);
         axum::serve(
             listener,
             self.router()
-                .into_make_service_with_connect_info::<SocketAddr>(),
+                .into_make_service_with_connect_info::<PeerAddr>(),
         )
         .with_graceful_shutdown(shutdown)
         .await
@@ -200,23 +224,36 @@ impl Api {
 }
 
 async fn rpc2(State(api): State<Api>, headers: HeaderMap, body: Body) -> Response {
-    let body: Bytes = match axum::body::to_bytes(body, api.body_limit).await {
-        Ok(bytes) => bytes,
-        Err(_) => {
-            // Too large (or the client went away): answer a fault and let the connection
-            // drop the rest of the body.
-            let fault = Fault::new(
-                codes::INVALID_XML_RPC,
-                format!(
-                    "Unable to decode request: the body is larger than {} bytes or was cut short",
-                    api.body_limit
-                ),
-            );
-            return xml(write_fault(&fault));
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes().to_vec());
+    let (body, turn) = match read_body(&api, body).await {
+        Ok(read) => read,
+        Err(fault) => return xml(write_fault(&fault)),
+    };
+    let (status, text) = match turn {
+        // A small body is answered here, beside everything else.
+        None => api.handle(authorization.as_deref(), &body).await,
+        // A large one runs on a blocking thread, holding its turn, so that parsing and
+        // checking megabytes never occupies the threads that answer the small ones.
+        Some(turn) => {
+            let runtime = tokio::runtime::Handle::current();
+            let worker = api.clone();
+            let handled = tokio::task::spawn_blocking(move || {
+                let answer = runtime.block_on(worker.handle(authorization.as_deref(), &body));
+                drop(turn);
+                answer
+            })
+            .await;
+            match handled {
+                Ok(answer) => answer,
+                Err(e) => {
+                    tracing::error!("XML-RPC request failed: {e}");
+                    (200, write_fault(&Fault::internal("the request failed")))
+                }
+            }
         }
     };
-    let authorization = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
-    let (status, text) = api.handle(authorization, &body).await;
     if status == 200 {
         return xml(text);
     }
@@ -229,6 +266,67 @@ async fn rpc2(State(api): State<Api>, headers: HeaderMap, body: Body) -> Respons
         );
     }
     response
+}
+
+/// Reads a request body within the limits: the whole body within
+/// [`Limits::body_timeout`], at most [`Limits::body`] bytes, and past
+/// [`Limits::small_body`] only with a turn for large bodies, which is returned.
+async fn read_body(
+    api: &Api,
+    body: Body,
+) -> Result<(Vec<u8>, Option<OwnedSemaphorePermit>), Fault> {
+    let limits = &api.limits;
+    let read = async {
+        let mut stream = body.into_data_stream();
+        let mut out = Vec::new();
+        let mut turn = None;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|_| cut_short(limits.body))?;
+            if out.len() + chunk.len() > limits.body {
+                return Err(cut_short(limits.body));
+            }
+            if turn.is_none() && out.len() + chunk.len() > limits.small_body {
+                let wait = tokio::time::timeout(
+                    limits.large_request_wait,
+                    Arc::clone(&api.large).acquire_owned(),
+                );
+                match wait.await {
+                    Ok(Ok(permit)) => turn = Some(permit),
+                    _ => {
+                        tracing::warn!("XML-RPC request refused: too many large requests at once");
+                        return Err(Fault::new(
+                            codes::INTERNAL_ERROR,
+                            format!(
+                                "the server is busy with {} large requests (over {} bytes): try again later",
+                                limits.large_requests, limits.small_body
+                            ),
+                        ));
+                    }
+                }
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok((out, turn))
+    };
+    match tokio::time::timeout(limits.body_timeout, read).await {
+        Ok(result) => result,
+        Err(_) => Err(Fault::new(
+            codes::INVALID_XML_RPC,
+            format!(
+                "Unable to decode request: the body did not arrive within {} s",
+                limits.body_timeout.as_secs()
+            ),
+        )),
+    }
+}
+
+/// Too large, or the client went away: the fault answered, and the connection drops the
+/// rest of the body.
+fn cut_short(limit: usize) -> Fault {
+    Fault::new(
+        codes::INVALID_XML_RPC,
+        format!("Unable to decode request: the body is larger than {limit} bytes or was cut short"),
+    )
 }
 
 fn xml(text: String) -> Response {

@@ -9,6 +9,7 @@
 //! writes) answers once what the request changed is stored. Every refusal is logged with
 //! its reason. `docs/worker-http.md` describes the whole.
 
+use crate::limits::PeerAddr;
 use axum::body::{Body, Bytes};
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{Path, Request, State};
@@ -22,7 +23,7 @@ use lava_core::worker_http::batch::{BatchError, LogBatch};
 use lava_core::worker_http::form::Form;
 use lava_core::worker_http::{FinishedReport, PingAnswer, TOKEN_HEADER};
 use lava_lab::{AutoRegistration, Lab, Registration};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
@@ -228,25 +229,24 @@ async fn job_access(api: &WorkerApi, id: &str, headers: &HeaderMap) -> Result<Jo
     }
 }
 
-/// The client's address: the first `X-Forwarded-For` entry (as LAVA), else the peer's.
+/// The client's address: the peer's, or, when the peer is this host (a reverse proxy in
+/// front of the master), the first `X-Forwarded-For` entry as LAVA reads it. A header from
+/// any other peer is ignored: anyone could claim to be 127.0.0.1 with it.
 fn client_ip(request: &Request) -> Option<IpAddr> {
-    if let Some(forwarded) = request
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<PeerAddr>>()
+        .map(|ConnectInfo(PeerAddr(addr))| addr.ip())?;
+    if !peer.is_loopback() {
+        return Some(peer);
+    }
+    let forwarded = request
         .headers()
         .get("X-Forwarded-For")
         .and_then(|v| v.to_str().ok())
-    {
-        if let Some(ip) = forwarded
-            .split(',')
-            .next()
-            .and_then(|s| s.trim().parse().ok())
-        {
-            return Some(ip);
-        }
-    }
-    request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip())
+        .and_then(|v| v.split(',').next())
+        .and_then(|first| first.trim().parse().ok());
+    Some(forwarded.unwrap_or(peer))
 }
 
 async fn register(State(api): State<WorkerApi>, request: Request) -> Response {
@@ -439,4 +439,39 @@ pub fn check_batch(form: &Form) -> Result<(String, u64), BatchError> {
         form.get("lines").unwrap_or_default().to_owned(),
         batch.index,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{client_ip, ConnectInfo, PeerAddr, Request};
+    use axum::body::Body;
+    use std::net::IpAddr;
+
+    fn request(peer: &str, forwarded: Option<&str>) -> Request {
+        let mut builder = Request::builder().uri("/scheduler/internal/v1/workers/");
+        if let Some(forwarded) = forwarded {
+            builder = builder.header("X-Forwarded-For", forwarded);
+        }
+        let mut request = builder.body(Body::empty()).unwrap();
+        let peer = PeerAddr(peer.parse().unwrap());
+        request.extensions_mut().insert(ConnectInfo(peer));
+        request
+    }
+
+    fn ip(text: &str) -> Option<IpAddr> {
+        Some(text.parse().unwrap())
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_a_proxy_on_this_host() {
+        // A remote client cannot pass the loopback-only registration by claiming 127.0.0.1.
+        let spoofed = request("192.0.2.7:40000", Some("127.0.0.1"));
+        assert_eq!(client_ip(&spoofed), ip("192.0.2.7"));
+        let proxied = request("127.0.0.1:40000", Some("198.51.100.3, 127.0.0.1"));
+        assert_eq!(client_ip(&proxied), ip("198.51.100.3"));
+        let local = request("[::1]:40000", Some("not an address"));
+        assert_eq!(client_ip(&local), ip("::1"));
+        let no_peer = Request::builder().body(Body::empty()).unwrap();
+        assert_eq!(client_ip(&no_peer), None);
+    }
 }

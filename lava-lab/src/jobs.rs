@@ -4,8 +4,9 @@
 use crate::error::{LabError, Result};
 use crate::job_output::{job_output_dir, read_lines};
 use crate::lab::Lab;
-use lava_core::job::{self, SchemaIssue, Submission, Validated};
+use lava_core::job::{self, JobDefinition, SchemaIssue, Submission, Validated};
 use lava_core::model::{transitions, Job, JobHealth, JobId, JobState};
+use lava_core::scheduler::{Availability, Need};
 use lava_core::time::Timestamp;
 use lava_store::{ChangeSet, JobFilter, Precondition, TestCase, User};
 use std::path::PathBuf;
@@ -80,6 +81,8 @@ impl Lab {
         let (jobs, multinode) = match job::parse_submission(text)? {
             Submission::Legacy(legacy) => (vec![legacy.job(text, submitter, now)], false),
             Submission::Pipeline(definition) => {
+                // Before the group is split: a refused group costs no sub-job rows.
+                self.check_devices_available(&definition, submitter).await?;
                 let group = self.random().uuid();
                 let multinode = definition.multinode.is_some();
                 (definition.jobs(text, submitter, now, &group)?, multinode)
@@ -97,6 +100,45 @@ impl Lab {
         let ids = self.store().submit(&jobs).await?;
         tracing::info!(jobs = ?ids, submitter, "submitted");
         Ok(Submitted { ids, multinode })
+    }
+
+    /// LAVA's availability check for a multinode definition (see
+    /// [`lava_core::scheduler::Availability`]): every role's device type must have enough
+    /// devices, not Retired, that `submitter` may submit to, with the role's tags; and the
+    /// roles of one type together must fit at once. A single-node job is not checked here
+    /// (it only needs a known device type).
+    async fn check_devices_available(
+        &self,
+        definition: &JobDefinition,
+        submitter: &str,
+    ) -> Result<()> {
+        let Some(roles) = &definition.multinode else {
+            return Ok(());
+        };
+        let mut needs = Vec::with_capacity(roles.len());
+        for role in roles {
+            let Some(device_type) = role.device_type.as_deref() else {
+                continue; // a dynamic connection needs no device
+            };
+            if self.store().device_type(device_type).await?.is_none() {
+                return Err(LabError::NotFound(format!(
+                    "device type '{device_type}' (add it first: lava-admin device-types add)"
+                )));
+            }
+            needs.push(Need {
+                device_type,
+                count: role.count,
+                tags: &role.tags,
+            });
+        }
+        let devices = self.store().devices().await?;
+        let permissions = self.permissions().await?;
+        Availability::new(&devices, &permissions)
+            .check(&needs, submitter)
+            .map_err(|e| {
+                tracing::info!(submitter, "multinode submission refused: {e}");
+                LabError::DevicesUnavailable(e.to_string())
+            })
     }
 
     /// Checks a definition as a submission would, without storing anything: the
@@ -250,7 +292,7 @@ impl Lab {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{lab, user};
+    use crate::testing::{device, lab, user};
 
     const JOB: &str = "device_type: shell\njob_name: t\nvisibility: public\ntimeouts:\n  job:\n    minutes: 5\nactions:\n- command:\n    name: hello\n";
 
@@ -270,6 +312,59 @@ mod tests {
             (job.state, job.submitter.as_str()),
             (JobState::Submitted, "bob")
         );
+    }
+
+    fn multinode(server: u32, client: u32) -> String {
+        format!(
+            "job_name: mn\nvisibility: public\ntimeouts:\n  job:\n    minutes: 5\n\
+             protocols:\n  lava-multinode:\n    roles:\n      server:\n        \
+             device_type: shell\n        count: {server}\n      client:\n        \
+             device_type: shell\n        count: {client}\n\
+             actions:\n- command:\n    name: hello\n    role: [server, client]\n"
+        )
+    }
+
+    #[tokio::test]
+    async fn a_group_larger_than_its_device_type_is_refused_and_nothing_is_stored() {
+        let (_dir, lab) = lab().await;
+        device(&lab, "shell01", "worker01").await;
+        // LAVA's rule: one role asks for more than the type has.
+        let err = lab.submit(&multinode(2, 2), "bob").await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Not enough devices of type shell are currently available to user bob"
+        );
+        assert!(matches!(err, LabError::DevicesUnavailable(_)));
+        // lava-rs' rule: the roles together ask for more.
+        let err = lab.submit(&multinode(1, 1), "bob").await.unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("the group needs 2 at once, 1 can be used"),
+            "{err}"
+        );
+        // A caller asking for 10,000 devices is refused before any sub-job is made.
+        let err = lab.submit(&multinode(5000, 5000), "bob").await.unwrap_err();
+        assert!(matches!(err, LabError::DevicesUnavailable(_)), "{err}");
+        assert!(lab.jobs(&JobQuery::default()).await.unwrap().is_empty());
+        // With a second device the group fits.
+        device(&lab, "shell02", "worker01").await;
+        let done = lab.submit(&multinode(1, 1), "bob").await.unwrap();
+        assert_eq!((done.ids.len(), done.multinode), (2, true));
+    }
+
+    #[tokio::test]
+    async fn retired_devices_do_not_count_for_a_group() {
+        let (_dir, lab) = lab().await;
+        device(&lab, "shell01", "worker01").await;
+        device(&lab, "shell02", "worker01").await;
+        let mut retired = lab.store().device("shell02").await.unwrap().unwrap();
+        retired.health = lava_core::model::DeviceHealth::Retired;
+        lab.store().update_device(&retired).await.unwrap();
+        assert!(lab.submit(&multinode(1, 1), "bob").await.is_err());
+        retired.health = lava_core::model::DeviceHealth::Bad;
+        lab.store().update_device(&retired).await.unwrap();
+        // A Bad device may be back tomorrow: it counts.
+        assert!(lab.submit(&multinode(1, 1), "bob").await.is_ok());
     }
 
     #[tokio::test]

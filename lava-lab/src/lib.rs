@@ -37,6 +37,7 @@ mod jobs;
 mod lab;
 mod logs;
 mod metrics;
+mod permissions;
 mod random;
 mod run;
 mod schedule;

@@ -63,8 +63,9 @@ impl Lab {
             legacy_jobs,
             vlan_requests,
             now: self.now(),
+            permissions: self.permissions().await?,
+            bound_waiting_groups: true,
             // Dictionaries, health checks and interfaces are asked lazily (LabDictionaries).
-            // Permissions: not read from the store yet.
             ..LabSnapshot::default()
         })
     }
@@ -103,9 +104,13 @@ impl Lab {
         for group in &decisions.waiting_groups {
             tracing::info!(group = %group.group, reserved = group.reserved.len(), waiting = group.waiting.len(), "multinode group waits for devices");
         }
+        for release in &decisions.released {
+            tracing::warn!(job = release.job, device = %release.device, group = %release.group, "multinode group can never start, device given back: {}", release.reason);
+        }
         if decisions.health_checks.is_empty()
             && decisions.assignments.is_empty()
             && decisions.device_health.is_empty()
+            && decisions.released.is_empty()
         {
             return Ok(Vec::new());
         }

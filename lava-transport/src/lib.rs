@@ -63,6 +63,13 @@ pub trait SlaveTransport: Send {
 pub trait LogSink: Send {
     /// The next record's frames, as sent (normally two: job id and YAML line). Cancel-safe.
     async fn recv(&mut self) -> Result<Frames, TransportError>;
+
+    /// The next record's frames, with the worker names the sender's certificate allows
+    /// when the transport can tell (CURVE); `None` when it cannot (clear text).
+    /// Cancel-safe.
+    async fn recv_from(&mut self) -> Result<(Option<Vec<String>>, Frames), TransportError> {
+        Ok((None, self.recv().await?))
+    }
 }
 
 /// lava-run's log socket: pushes records to the master's log sink.

@@ -254,8 +254,7 @@ async fn curve_admits_listed_keys_only_and_reloads_the_list() {
     let endpoint = master.endpoint().to_owned();
 
     let rogue_curve = certs.client("rogue");
-    let mut rogue =
-        connect_slave(&endpoint, "rogue.example", &plain(), Some(&rogue_curve)).unwrap();
+    let mut rogue = connect_slave(&endpoint, "rogue", &plain(), Some(&rogue_curve)).unwrap();
     rogue.send(frames(&["HELLO", "rogue"])).await.unwrap();
     let refused = next_decision(&mut decisions).await;
     assert_eq!(
@@ -264,15 +263,14 @@ async fn curve_admits_listed_keys_only_and_reloads_the_list() {
     );
 
     let allowed_curve = certs.client("allowed");
-    let mut allowed =
-        connect_slave(&endpoint, "allowed.example", &plain(), Some(&allowed_curve)).unwrap();
+    let mut allowed = connect_slave(&endpoint, "allowed", &plain(), Some(&allowed_curve)).unwrap();
     allowed.send(frames(&["HELLO", "allowed"])).await.unwrap();
     // The rogue's HELLO was sent first and never arrives: the first message is the
     // allowed slave's.
     let (peer, got) = within("allowed HELLO", master.recv()).await.unwrap();
     assert_eq!(
         (peer.hostname().ok(), got),
-        (Some("allowed.example"), frames(&["HELLO", "allowed"]))
+        (Some("allowed"), frames(&["HELLO", "allowed"]))
     );
     master.send(&peer, frames(&["HELLO_OK"])).await.unwrap();
     assert_eq!(
@@ -289,15 +287,14 @@ async fn curve_admits_listed_keys_only_and_reloads_the_list() {
     )
     .unwrap();
     drop(rogue);
-    let mut rogue =
-        connect_slave(&endpoint, "rogue.example", &plain(), Some(&rogue_curve)).unwrap();
+    let mut rogue = connect_slave(&endpoint, "rogue", &plain(), Some(&rogue_curve)).unwrap();
     rogue.send(frames(&["HELLO", "rogue again"])).await.unwrap();
     let (peer, got) = within("rogue HELLO after reload", master.recv())
         .await
         .unwrap();
     assert_eq!(
         (peer.hostname().ok(), got),
-        (Some("rogue.example"), frames(&["HELLO", "rogue again"]))
+        (Some("rogue"), frames(&["HELLO", "rogue again"]))
     );
     // The decisions seen: the allowed slave's, then the rogue's accepted one.
     loop {
@@ -346,14 +343,14 @@ async fn a_plain_client_cannot_talk_to_a_curve_master() {
     plain_slave.send(frames(&["HELLO", "plain"])).await.unwrap();
     let mut allowed = connect_slave(
         &endpoint,
-        "allowed.example",
+        "allowed",
         &plain(),
         Some(&certs.client("allowed")),
     )
     .unwrap();
     allowed.send(frames(&["HELLO", "allowed"])).await.unwrap();
     let (peer, _) = within("allowed HELLO", master.recv()).await.unwrap();
-    assert_eq!(peer.hostname(), Ok("allowed.example"));
+    assert_eq!(peer.hostname(), Ok("allowed"));
 }
 
 #[test]
@@ -505,4 +502,44 @@ async fn a_closed_transport_says_so() {
         slave.send(frames(&["PING"])).await,
         Err(lava_transport::TransportError::Closed)
     ));
+}
+
+#[tokio::test]
+async fn with_curve_a_certificate_admits_the_worker_it_names_only() {
+    let certs = certificates();
+    let server = certs.server();
+    let mut master = server.bind_master(ANY_PORT, &plain()).unwrap();
+    let endpoint = master.endpoint().to_owned();
+    let allowed = certs.client("allowed");
+
+    // The key of `allowed.key` claiming to be `victim`: every message is dropped.
+    let mut impostor = connect_slave(&endpoint, "victim", &plain(), Some(&allowed)).unwrap();
+    impostor.send(frames(&["HELLO", "impostor"])).await.unwrap();
+    impostor.send(frames(&["PING"])).await.unwrap();
+
+    // The same key as the worker it names gets through; the impostor's messages, sent
+    // first, never arrive.
+    let mut genuine = connect_slave(&endpoint, "allowed", &plain(), Some(&allowed)).unwrap();
+    genuine.send(frames(&["HELLO", "genuine"])).await.unwrap();
+    let (peer, got) = within("the genuine HELLO", master.recv()).await.unwrap();
+    assert_eq!(
+        (peer.hostname().ok(), got),
+        (Some("allowed"), frames(&["HELLO", "genuine"]))
+    );
+
+    // A second connection claiming a connected worker's identity does not take its route
+    // over under CURVE: the master's answer still reaches the first.
+    let mut second = connect_slave(&endpoint, "allowed", &plain(), Some(&allowed)).unwrap();
+    second.send(frames(&["PING"])).await.unwrap();
+    genuine.send(frames(&["PING"])).await.unwrap();
+    let (peer, got) = within("the genuine PING", master.recv()).await.unwrap();
+    assert_eq!(got, frames(&["PING"]));
+    master.send(&peer, frames(&["PONG", "20"])).await.unwrap();
+    assert_eq!(
+        within("PONG to the genuine slave", genuine.recv())
+            .await
+            .unwrap(),
+        frames(&["PONG", "20"])
+    );
+    drop((impostor, second));
 }

@@ -87,6 +87,8 @@ pub struct MasterDaemon {
     lab: Arc<Lab>,
     control: ZmqMaster,
     logs_socket: ZmqLogSink,
+    /// Log records refused because their job runs on another worker (CURVE).
+    foreign_log_records: u64,
     http: Option<TcpListener>,
     machine: machine::Master,
     /// lava-worker's side (HTTP): the workers that poll, and their jobs.
@@ -154,6 +156,7 @@ impl MasterDaemon {
             lab,
             control,
             logs_socket,
+            foreign_log_records: 0,
             http: Some(http),
             machine: machine::Master::new(config),
             http_machine: HttpMaster::new(HttpMasterConfig {
@@ -316,9 +319,9 @@ impl MasterDaemon {
                         Err(error) => self.machine.handle_malformed(&peer, error, now),
                     }
                 }
-                received = self.logs_socket.recv(), if reading_logs => {
-                    let frames = received?;
-                    self.log_record(&frames).await;
+                received = self.logs_socket.recv_from(), if reading_logs => {
+                    let (sender, frames) = received?;
+                    self.log_record(sender.as_deref(), &frames).await;
                 }
                 Some(request) = next_request(&mut self.worker_requests) => {
                     self.worker_request(request).await;
@@ -859,7 +862,11 @@ impl MasterDaemon {
 
     /// One record from lava-run, as the ZeroMQ log sink receives it: written to the job's
     /// log, its result stored, its final result finishing the job.
-    async fn log_record(&mut self, frames: &[Vec<u8>]) {
+    ///
+    /// With CURVE the transport tells which workers the sender's certificate names
+    /// (`sender`): a record for a job that runs on another worker is dropped and logged,
+    /// so that one admitted key cannot write into another worker's jobs.
+    async fn log_record(&mut self, sender: Option<&[String]>, frames: &[Vec<u8>]) {
         let (job_id, line) = match decode_log_frames(frames) {
             Ok(decoded) => decoded,
             Err(e) => {
@@ -867,6 +874,22 @@ impl MasterDaemon {
                 return;
             }
         };
+        if let (Some(names), Some(worker)) = (sender, self.machine.job_worker(job_id)) {
+            if !names.iter().any(|n| n == worker) {
+                self.foreign_log_records += 1;
+                if self.foreign_log_records % 1000 == 1 {
+                    warn!(
+                        job = job_id,
+                        worker,
+                        certificate = %names.join(" "),
+                        refused = self.foreign_log_records,
+                        "log record refused: job {job_id} runs on '{worker}', the sender's CURVE certificate is for '{}'",
+                        names.join(" ")
+                    );
+                }
+                return;
+            }
+        }
         self.submit(Operation::LogRecord {
             job_id,
             line: line.to_owned(),

@@ -172,12 +172,15 @@ pub async fn run(
             what: "SIGCHLD",
             source,
         })?;
-    let mut transport = connect_slave(
-        &config.master,
-        &config.hostname,
-        &config.socket_options,
-        config.curve.as_ref(),
-    )?;
+    let connect = || {
+        connect_slave(
+            &config.master,
+            &config.hostname,
+            &config.socket_options,
+            config.curve.as_ref(),
+        )
+    };
+    let mut transport = connect()?;
     info!(
         hostname = %config.hostname,
         master = %config.master,
@@ -200,6 +203,7 @@ pub async fn run(
         &mut machine,
         &mut executor,
         &mut transport,
+        &connect,
         &mut sigchld,
         shutdown,
     )
@@ -215,12 +219,22 @@ async fn serve(
     machine: &mut Slave,
     executor: &mut Executor,
     transport: &mut ZmqSlave,
+    connect: &dyn Fn() -> Result<ZmqSlave, TransportError>,
     sigchld: &mut tokio::signal::unix::Signal,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), DaemonError> {
     tokio::pin!(shutdown);
     loop {
         executor.drain(machine).await?;
+        if executor.take_reconnect() {
+            // A new connection: messages still queued on the old one are dropped, and the
+            // protocol re-sends what matters (PING, END).
+            if let Err(e) = transport.close().await {
+                warn!("closing the socket: {e}");
+            }
+            *transport = connect()?;
+            info!("connected anew to the master");
+        }
         while let Some(message) = machine.poll_transmit() {
             log_message("sending", &message);
             if let Err(e) = transport.send(message.encode()).await {

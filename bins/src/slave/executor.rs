@@ -60,6 +60,8 @@ pub struct Executor {
     places: Places,
     /// lava-run processes this process started and has not reaped yet.
     children: BTreeMap<JobId, Child>,
+    /// The master went silent: the driver should connect anew (see [`Executor::take_reconnect`]).
+    reconnect: bool,
 }
 
 /// Seconds since the epoch, as LAVA stamps `last_update`.
@@ -109,7 +111,16 @@ impl Executor {
             lava_run,
             places,
             children: BTreeMap::new(),
+            reconnect: false,
         }
+    }
+
+    /// Whether the master went silent since the last call: its PONGs stop reaching us when
+    /// the route to this slave was taken over by another connection with our identity (or
+    /// the master is gone). A new connection takes the route back (ROUTER_HANDOVER) and
+    /// costs nothing if the master is really away.
+    pub fn take_reconnect(&mut self) -> bool {
+        std::mem::take(&mut self.reconnect)
     }
 
     /// The stored rows for [`Slave::restore`], each with its age. Rows with a status that is
@@ -194,7 +205,10 @@ impl Executor {
                 warn!(job = job_id, "job not run: {reason}");
             }
             Event::Connected => info!("connected to the master (HELLO_OK)"),
-            Event::MasterOffline => warn!("the master is OFFLINE: nothing heard from it"),
+            Event::MasterOffline => {
+                warn!("the master is OFFLINE: nothing heard from it; connecting anew");
+                self.reconnect = true;
+            }
             Event::MasterOnline => info!("the master is back ONLINE"),
             Event::ProtocolError { reason } => warn!("{reason}"),
         }

@@ -488,6 +488,11 @@ impl Master {
         self.jobs.get(&job_id).map(|j| &j.phase)
     }
 
+    /// The worker a tracked job runs on (`None` for a job the machine does not track).
+    pub fn job_worker(&self, job_id: JobId) -> Option<&str> {
+        self.jobs.get(&job_id).map(|j| j.hostname.as_str())
+    }
+
     /// Whether `hostname` is online (a valid message within the worker timeout).
     pub fn is_online(&self, hostname: &str) -> bool {
         self.sessions.get(hostname).is_some_and(|s| s.online)

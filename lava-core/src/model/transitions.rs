@@ -116,6 +116,29 @@ pub fn job_scheduling(job: &Job, device: &Device) -> Result<Changes, TransitionE
     })
 }
 
+/// Scheduling → Submitted: a multinode sub-job whose group can never start gives its
+/// Reserved `device` back (Idle). LAVA has no such step; lava-rs takes it so that a group
+/// cannot hold devices it will never use.
+pub fn job_released(job: &Job, device: &Device) -> Result<Changes, TransitionError> {
+    if job.state != JobState::Scheduling {
+        return Err(refuse(job_name(job), job.state, JobState::Submitted));
+    }
+    check_own_device(job, device, JobState::Submitted)?;
+    if device.state != DeviceState::Reserved {
+        return Err(refuse(device_name(device), device.state, DeviceState::Idle));
+    }
+    let mut job = job.clone();
+    job.state = JobState::Submitted;
+    job.actual_device = None;
+    let mut device = device.clone();
+    device.state = DeviceState::Idle;
+    Ok(Changes {
+        jobs: vec![job],
+        devices: vec![device],
+        workers: Vec::new(),
+    })
+}
+
 /// Submitted or Scheduling → Scheduled: the master will send START to the device's worker.
 ///
 /// A Submitted job needs an Idle `device`, which becomes Reserved. A Scheduling sub-job keeps

@@ -64,6 +64,21 @@ pub struct WaitingGroup {
     pub blocking: Vec<(JobId, JobState)>,
 }
 
+/// A sub-job of a multinode group that can never start, giving its device back: the job
+/// goes back to Submitted and the device to Idle (lava-rs' bound on what a waiting group
+/// may hold; LAVA keeps such devices Reserved forever).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Released {
+    /// The sub-job.
+    pub job: JobId,
+    /// The device it held.
+    pub device: String,
+    /// Its group.
+    pub group: String,
+    /// Why the group cannot start, for the admin log.
+    pub reason: String,
+}
+
 /// A multinode group the pass starts: every sub-job goes Scheduled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StartedGroup {
@@ -113,6 +128,8 @@ pub struct Decisions {
     pub waiting_groups: Vec<WaitingGroup>,
     /// Multinode groups the pass starts, with their roles, by group id.
     pub started_groups: Vec<StartedGroup>,
+    /// Sub-jobs of groups that can never start, giving their device back.
+    pub released: Vec<Released>,
     /// The devices left available for jobs after the health checks, per device type, in
     /// hostname order (LAVA's `available_devices` of `schedule_health_checks()`); for a
     /// pass over given available devices, those.
@@ -171,6 +188,20 @@ impl Decisions {
                 .ok_or_else(|| absent(format!("device {}", change.device)))?;
             device.health = change.to;
             touched.insert(change.device.clone());
+        }
+        for release in &self.released {
+            let job = *jobs
+                .get(&release.job)
+                .ok_or_else(|| absent(format!("job {}", release.job)))?;
+            let device = devices
+                .get(&release.device)
+                .ok_or_else(|| absent(format!("device {}", release.device)))?;
+            let step = transitions::job_released(job, device)?;
+            for device in step.devices {
+                touched.insert(device.hostname.clone());
+                devices.insert(device.hostname.clone(), device);
+            }
+            out.jobs.extend(step.jobs);
         }
         for check in &self.health_checks {
             let device = devices

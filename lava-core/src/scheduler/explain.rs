@@ -46,6 +46,15 @@ pub enum WaitReason {
         /// never starts the group; cancel it.
         blocking: Arc<[(JobId, JobState)]>,
     },
+    /// The job's multinode group needs more devices at once than its submitter may ever
+    /// use (devices not Retired, tags, permissions): it gets no device, and gives back the
+    /// ones it held, until devices are added or permissions change.
+    MultinodeGroupCannotStart {
+        /// The group (`target_group`).
+        group: Arc<str>,
+        /// Why, in the words of the submission check.
+        why: Arc<str>,
+    },
     /// No device of the type carries all the tags the job requires.
     NoDeviceWithTags {
         /// The requested device type.
@@ -172,6 +181,7 @@ impl WaitReason {
             WaitReason::DevicesNotGood { .. } => "devices_not_good",
             WaitReason::NotOffered { .. } => "not_offered",
             WaitReason::MultinodeGroupIncomplete { .. } => "multinode_group_incomplete",
+            WaitReason::MultinodeGroupCannotStart { .. } => "multinode_group_cannot_start",
         }
     }
 }
@@ -336,6 +346,11 @@ impl fmt::Display for WaitReason {
                 }
                 Ok(())
             }
+            WaitReason::MultinodeGroupCannotStart { group, why } => write!(
+                f,
+                "multinode group {group} can never start as the lab is ({why}): it holds no \
+                 device until devices are added or permissions change; cancel it"
+            ),
         }
     }
 }
@@ -485,14 +500,19 @@ impl<'a, D: DeviceDictionaries + ?Sized> Pass<'a, '_, D> {
         views
             .into_iter()
             .map(|(group, (roles, blocking))| {
-                let view = GroupView {
-                    blocked: !blocking.is_empty(),
-                    reason: WaitReason::MultinodeGroupIncomplete {
+                let blocked = !blocking.is_empty() || self.hopeless.contains_key(group);
+                let reason = match self.hopeless.get(group) {
+                    Some(why) if blocking.is_empty() => WaitReason::MultinodeGroupCannotStart {
+                        group: Arc::from(group),
+                        why: Arc::from(why.as_str()),
+                    },
+                    _ => WaitReason::MultinodeGroupIncomplete {
                         group: Arc::from(group),
                         waiting_roles: sorted(roles).into(),
                         blocking: blocking.into(),
                     },
                 };
+                let view = GroupView { blocked, reason };
                 (group, view)
             })
             .collect()

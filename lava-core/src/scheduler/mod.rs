@@ -22,7 +22,11 @@
 //!    goes Scheduled at once, and its roles are written into every sub-job
 //!    ([`Decisions::started_groups`]). Groups still waiting keep their reserved devices, as
 //!    in LAVA, and are reported in [`Decisions::waiting_groups`]; a group with a sub-job
-//!    that already left the queue (e.g. Finished) never starts, as in LAVA.
+//!    that already left the queue (e.g. Finished) never starts, as in LAVA. With
+//!    [`LabSnapshot::bound_waiting_groups`] (lava-rs' master sets it), a group that can never start (a sub-job left the queue, or it needs more devices at
+//!    once than its submitter may use: [`Availability`]) gets no device in the job phase and
+//!    gives back those it holds ([`Decisions::released`]), so it cannot keep devices
+//!    Reserved and other jobs waiting.
 //! 4. **Explanations** (when asked): one [`WaitReason`] per queued job not started.
 //!
 //! The pass reads nothing but its [`LabSnapshot`] and the caller's [`DeviceDictionaries`]
@@ -37,6 +41,7 @@
 //! bucketed per device type and exact tag set, so a device looks at one head per bucket;
 //! only devices restricted by permissions, and types with `lava-vland` jobs, walk further.
 
+mod availability;
 mod decisions;
 mod dictionaries;
 mod explain;
@@ -47,9 +52,10 @@ mod permissions;
 mod queue;
 mod vland;
 
+pub use availability::{Availability, Need, Unavailable};
 pub use decisions::{
-    Assignment, Decisions, DeviceHealthChange, HealthCheck, Phase, SkippedDevice, StartedGroup,
-    WaitingGroup,
+    Assignment, Decisions, DeviceHealthChange, HealthCheck, Phase, Released, SkippedDevice,
+    StartedGroup, WaitingGroup,
 };
 pub use dictionaries::{DeviceDictionaries, HealthCheckMemo, SnapshotDictionaries};
 pub use explain::{HealthCounts, WaitReason, WaitingJob};
@@ -108,6 +114,11 @@ pub struct LabSnapshot {
     /// Each device's network interfaces, in dictionary order (see [`vlan_interfaces`]),
     /// for [`SnapshotDictionaries`]; a device missing from the map has none.
     pub vlan_interfaces: HashMap<String, Vec<VlanInterface>>,
+    /// lava-rs' bound on waiting multinode groups: a group that can never start (a sub-job
+    /// left the queue, or it needs more devices at once than its submitter may use) gets
+    /// no device and gives back those it holds ([`Decisions::released`]). Off, the pass
+    /// does as LAVA 2020.05 does: such a group keeps what it reserved.
+    pub bound_waiting_groups: bool,
 }
 
 /// The order in which a device type's free devices are offered jobs.

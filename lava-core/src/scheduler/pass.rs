@@ -1,8 +1,9 @@
 //! The mutable state of one pass over a snapshot, and its phases.
 
+use super::availability::{Availability, Need};
 use super::decisions::{
-    Assignment, Decisions, DeviceHealthChange, HealthCheck, Phase, SkippedDevice, StartedGroup,
-    WaitingGroup,
+    Assignment, Decisions, DeviceHealthChange, HealthCheck, Phase, Released, SkippedDevice,
+    StartedGroup, WaitingGroup,
 };
 use super::dictionaries::DeviceDictionaries;
 use super::fxhash::FxHashMap;
@@ -56,6 +57,9 @@ pub(super) struct Pass<'a, 'd, D: ?Sized> {
     pub(super) device_tags: Vec<TagSet>,
     /// Per type: its queue, once the job phase built it.
     pub(super) queues: Vec<Option<TypeQueue>>,
+    /// Multinode groups that can never start, with why: they get no device and give back
+    /// the ones they hold.
+    pub(super) hopeless: FxHashMap<&'a str, String>,
     pub(super) decisions: Decisions,
 }
 
@@ -143,6 +147,7 @@ impl<'a, 'd, D: DeviceDictionaries + ?Sized> Pass<'a, 'd, D> {
             tags,
             device_tags,
             queues: (0..lab.device_types.len()).map(|_| None).collect(),
+            hopeless: FxHashMap::default(),
             decisions: Decisions::default(),
         }
     }
@@ -355,9 +360,105 @@ impl<'a, 'd, D: DeviceDictionaries + ?Sized> Pass<'a, 'd, D> {
             .as_deref()
     }
 
+    /// The multinode groups that can never start: a sub-job already left the queue (e.g.
+    /// Finished), or the group needs more devices at once than its submitter may ever use
+    /// ([`Availability`]: devices not Retired, permissions, tags).
+    fn find_hopeless_groups(&mut self) {
+        let lab = self.lab;
+        if !lab.bound_waiting_groups {
+            return;
+        }
+        let mut groups: BTreeMap<&str, Vec<&Job>> = BTreeMap::new();
+        for job in &lab.jobs {
+            if let Some(group) = job.target_group() {
+                groups.entry(group).or_default().push(job);
+            }
+        }
+        if groups.is_empty() {
+            return;
+        }
+        let availability = Availability::new(&lab.devices, &lab.permissions);
+        for (group, jobs) in groups {
+            let gone = jobs.iter().find(|j| {
+                !j.is_dynamic_connection()
+                    && !matches!(
+                        j.state,
+                        JobState::Submitted | JobState::Scheduling | JobState::Scheduled
+                    )
+            });
+            if let Some(gone) = gone {
+                let why = format!("its sub-job {} is {}", gone.id, gone.state);
+                self.hopeless.insert(group, why);
+                continue;
+            }
+            // Only a group still waiting for a device can be kept from its devices.
+            if !jobs.iter().any(|j| j.state == JobState::Submitted) {
+                continue;
+            }
+            let mut counts: BTreeMap<(&str, &BTreeSet<String>), u32> = BTreeMap::new();
+            for job in &jobs {
+                if let Some(device_type) = job.requested_device_type.as_deref() {
+                    *counts.entry((device_type, &job.tags)).or_default() += 1;
+                }
+            }
+            let needs: Vec<Need<'_>> = counts
+                .into_iter()
+                .map(|((device_type, tags), count)| Need {
+                    device_type,
+                    count,
+                    tags,
+                })
+                .collect();
+            let submitter = jobs.first().map_or("", |j| j.submitter.as_str());
+            if let Err(why) = availability.check(&needs, submitter) {
+                self.hopeless.insert(group, why.to_string());
+            }
+        }
+    }
+
+    /// Gives back the devices held by the sub-jobs of groups that can never start: the
+    /// sub-jobs go back to Submitted, their devices are free for other jobs in this pass.
+    fn release_hopeless_groups(&mut self) {
+        let lab = self.lab;
+        for (index, job) in lab.jobs.iter().enumerate() {
+            let Some(group) = job.target_group() else {
+                continue;
+            };
+            let Some(why) = self.hopeless.get(group) else {
+                continue;
+            };
+            let (JobState::Scheduling, Some(host)) = (job.state, job.actual_device.as_deref())
+            else {
+                continue;
+            };
+            self.decisions.released.push(Released {
+                job: job.id,
+                device: host.to_owned(),
+                group: group.to_owned(),
+                reason: why.clone(),
+            });
+            self.job_state[index] = JobState::Submitted;
+            let Some(d) = lab.devices.iter().position(|d| d.hostname == host) else {
+                continue;
+            };
+            if self.state[d] == DeviceState::Reserved {
+                self.state[d] = DeviceState::Idle;
+                if let Some(w) = self.device_worker[d] {
+                    self.workers[w].busy = self.workers[w].busy.saturating_sub(1);
+                }
+                let device_type = &lab.devices[d].device_type;
+                if self.considers(device_type) {
+                    self.available[d] = self.free(d, &[DeviceHealth::Good, DeviceHealth::Unknown]);
+                }
+            }
+        }
+    }
+
     /// Phase 2: each type's available devices take the best jobs they can run.
     pub(super) fn jobs(&mut self) {
         let lab = self.lab;
+        self.find_hopeless_groups();
+        self.release_hopeless_groups();
         // Multinode groups sort by id within equal priority and submit time; rank them once.
         let mut groups: Vec<&str> = lab.jobs.iter().filter_map(Job::target_group).collect();
         groups.sort_unstable();
@@ -382,6 +483,12 @@ impl<'a, 'd, D: DeviceDictionaries + ?Sized> Pass<'a, 'd, D> {
                 continue;
             };
             if !lab.legacy_jobs.is_empty() && lab.legacy_jobs.contains(&job.id) {
+                continue;
+            }
+            if job
+                .target_group()
+                .is_some_and(|g| self.hopeless.contains_key(g))
+            {
                 continue;
             }
             if !lab.vlan_requests.is_empty() && lab.vlan_requests.contains_key(&job.id) {
@@ -472,6 +579,9 @@ impl<'a, 'd, D: DeviceDictionaries + ?Sized> Pass<'a, 'd, D> {
             .map(|(i, a)| (a.job, i))
             .collect();
         for (group, mut members) in groups {
+            if self.hopeless.contains_key(group) {
+                continue;
+            }
             members.sort_by_key(|(_, j)| j.id);
             let jobs: Vec<&Job> = members.iter().map(|(_, j)| *j).collect();
             let states: Vec<(JobState, Option<String>)> = jobs

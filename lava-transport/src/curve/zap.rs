@@ -11,8 +11,15 @@
 //! therefore in force from the next handshake on, without a restart, without a timer and
 //! without inotify. The cost is one `readdir` plus a `stat` per `*.key` file per handshake.
 //! An unreadable or malformed file is logged (naming it) and skipped; the others stay valid.
+//!
+//! **Whom a key may be.** A certificate names the worker it belongs to by its file name,
+//! as LAVA names slave certificates after the slave: `worker01.key` admits its key as
+//! worker `worker01` only. A key found in several files may be each of their names (a lab
+//! sharing one key pair copies the public file once per worker: `worker01.key`,
+//! `worker02.key`, …). The accepted connection carries these names as its ZAP user id
+//! (space-separated), which the master compares with the identity each message claims.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsString;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -37,7 +44,8 @@ type Stamp = (OsString, u64, i128, u64);
 pub struct AllowList {
     dir: PathBuf,
     listing: Vec<Stamp>,
-    keys: HashSet<PublicKey>,
+    /// Each allowed key with the worker names (file names without `.key`) it may be.
+    keys: HashMap<PublicKey, BTreeSet<String>>,
 }
 
 impl AllowList {
@@ -60,7 +68,13 @@ impl AllowList {
 
     /// Whether `key` may connect.
     pub fn contains(&self, key: &PublicKey) -> bool {
-        self.keys.contains(key)
+        self.keys.contains_key(key)
+    }
+
+    /// The worker names `key` may be (its certificates' file names without `.key`), in
+    /// order; `None` when the key is not allowed.
+    pub fn names(&self, key: &PublicKey) -> Option<&BTreeSet<String>> {
+        self.keys.get(key)
     }
 
     /// How many distinct keys are allowed.
@@ -127,17 +141,21 @@ fn listing(dir: &Path) -> Result<Vec<Stamp>, CertificateError> {
     Ok(stamps)
 }
 
-fn load_keys(dir: &Path, listing: &[Stamp]) -> HashSet<PublicKey> {
-    listing
-        .iter()
-        .filter_map(|(name, ..)| match read_public_key(&dir.join(name)) {
-            Ok(key) => Some(key),
+fn load_keys(dir: &Path, listing: &[Stamp]) -> HashMap<PublicKey, BTreeSet<String>> {
+    let mut keys: HashMap<PublicKey, BTreeSet<String>> = HashMap::new();
+    for (name, ..) in listing {
+        match read_public_key(&dir.join(name)) {
+            Ok(key) => {
+                let text = name.to_string_lossy();
+                let worker = text.strip_suffix(PUBLIC_SUFFIX).unwrap_or(&text);
+                keys.entry(key).or_default().insert(worker.to_owned());
+            }
             Err(error) => {
                 tracing::warn!(%error, "certificate skipped in the CURVE allow-list");
-                None
             }
-        })
-        .collect()
+        }
+    }
+    keys
 }
 
 /// One decision of the ZAP handler, for logs and tests.
@@ -300,10 +318,13 @@ fn answer(request: &[Vec<u8>], allow: &mut AllowList) -> (Vec<Vec<u8>>, Option<A
                 );
             };
             allow.refresh();
-            let accepted = allow.contains(&key);
-            let answer = if accepted {
-                tracing::debug!(%key, %address, "CURVE client accepted");
-                reply(id, "200", "OK", &key.to_z85())
+            let names = allow.names(&key);
+            let accepted = names.is_some();
+            let answer = if let Some(names) = names {
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                let names = names.join(" ");
+                tracing::debug!(%key, %address, workers = %names, "CURVE client accepted");
+                reply(id, "200", "OK", &names)
             } else {
                 tracing::warn!(
                     %key, %address, dir = %allow.dir().display(),
@@ -365,7 +386,8 @@ mod tests {
         assert_eq!(ok[0], b"1.0");
         assert_eq!(ok[1], b"7");
         assert_eq!(ok[2], b"200");
-        assert_eq!(ok[4], known.to_z85().as_bytes());
+        // The user id names the workers the key may be: its file names.
+        assert_eq!(ok[4], b"known");
         let (no, _) = answer(&request("CURVE", later_key.as_bytes()), &mut allow);
         assert_eq!(no[2], b"400");
 
@@ -373,6 +395,10 @@ mod tests {
         let (now_ok, _) = answer(&request("CURVE", later_key.as_bytes()), &mut allow);
         assert_eq!(now_ok[2], b"200");
         assert_eq!(allow.len(), 2);
+        // One key in two files: it may be either worker.
+        fs::copy(&later, dir.path().join("worker02.key")).unwrap();
+        let (both, _) = answer(&request("CURVE", later_key.as_bytes()), &mut allow);
+        assert_eq!(both[4], b"later worker02");
 
         fs::remove_file(dir.path().join("known.key")).unwrap();
         let (gone, _) = answer(&request("CURVE", known.as_bytes()), &mut allow);

@@ -23,7 +23,8 @@ use crate::curve::zap::{AuthDecision, Authenticator};
 use crate::curve::{read_key_pair, read_public_key, AllowList, KeyPair, PublicKey};
 use crate::error::{CertificateError, TransportError};
 use crate::{Frames, LogSink, LogSource, MasterTransport, PeerId, SlaveTransport};
-use pump::{OnClose, Pump};
+use pump::{OnClose, Pump, Received};
+use std::collections::HashMap;
 
 /// The master's routing identity, which slaves address (`CONNECT_ROUTING_ID`).
 pub const MASTER_IDENTITY: &str = "master";
@@ -214,8 +215,15 @@ impl ZmqServer {
         Ok(socket)
     }
 
-    /// Binds the master's control ROUTER (identity `master`, `ROUTER_HANDOVER`, linger 0).
+    /// Binds the master's control ROUTER (identity `master`, linger 0).
     /// `tcp://127.0.0.1:0` picks a free port: read it back with [`ZmqMaster::endpoint`].
+    ///
+    /// In clear text it sets `ROUTER_HANDOVER`, as LAVA: a new connection with a worker's
+    /// identity takes its route over (a restarted slave gets its route back at once); a
+    /// takeover from another address is logged. With CURVE it does not: a connection may
+    /// only be a worker its certificate names (see [`ZmqMaster`]), and a second connection
+    /// claiming a connected worker's identity is refused by libzmq rather than allowed to
+    /// cut the first one off.
     pub fn bind_master(
         &self,
         endpoint: &str,
@@ -226,7 +234,7 @@ impl ZmqServer {
             .set_identity(MASTER_IDENTITY.as_bytes())
             .map_err(socket_error("set identity on", endpoint))?;
         socket
-            .set_router_handover(true)
+            .set_router_handover(!self.is_curve())
             .map_err(socket_error("set ROUTER_HANDOVER on", endpoint))?;
         socket
             .set_linger(0)
@@ -239,6 +247,9 @@ impl ZmqServer {
         Ok(ZmqMaster {
             pump,
             endpoint: bound,
+            curve: self.is_curve(),
+            addresses: HashMap::new(),
+            refused: HashMap::new(),
             _server: self.clone(),
         })
     }
@@ -261,17 +272,88 @@ impl ZmqServer {
         Ok(ZmqLogSink {
             pump,
             endpoint: bound,
+            curve: self.is_curve(),
             _server: self.clone(),
         })
     }
 }
 
+/// The most peers whose last address is remembered (to log route takeovers); beyond it
+/// the memory starts again, so that a flood of identities costs nothing lasting.
+const REMEMBERED_PEERS: usize = 10_000;
+
 /// The master's control ROUTER socket.
+///
+/// With CURVE, each message's connection carries the worker names its certificate allows
+/// (the ZAP handler's user id, see [`crate::curve::AllowList`]); a message whose routing
+/// identity is not one of them is dropped and logged: a certificate admits its own
+/// workers only. In clear text nothing ties a connection to a worker; a worker whose
+/// messages start coming from another address is logged as a route takeover.
 #[derive(Debug)]
 pub struct ZmqMaster {
     pump: Pump,
     endpoint: String,
+    curve: bool,
+    /// Each peer's last address.
+    addresses: HashMap<PeerId, String>,
+    /// Messages refused per (claimed identity, certificate names), for rate-limited logs.
+    refused: HashMap<(String, String), u64>,
     _server: ZmqServer,
+}
+
+/// The worker names a CURVE certificate allows, from the ZAP user id.
+pub fn certificate_names(user_id: &str) -> impl Iterator<Item = &str> {
+    user_id.split(' ').filter(|n| !n.is_empty())
+}
+
+impl ZmqMaster {
+    /// Whether a message from `peer` over a connection with `received`'s properties is
+    /// accepted; logs refusals and takeovers.
+    fn admit(&mut self, peer: &PeerId, received: &Received) -> bool {
+        let name = String::from_utf8_lossy(peer.as_bytes()).into_owned();
+        if self.curve {
+            let names = received.user_id.as_deref().unwrap_or_default();
+            if !certificate_names(names).any(|n| n == name) {
+                if self.refused.len() >= REMEMBERED_PEERS {
+                    self.refused.clear();
+                }
+                let count = self
+                    .refused
+                    .entry((name.clone(), names.to_owned()))
+                    .or_default();
+                *count += 1;
+                if *count % 1000 == 1 {
+                    tracing::warn!(
+                        claimed = %name,
+                        certificate = %names,
+                        address = received.peer_address.as_deref().unwrap_or("?"),
+                        refused = *count,
+                        "message refused: the connection claims to be worker '{name}' but its \
+                         CURVE certificate is for {}",
+                        if names.is_empty() { "no worker".to_owned() } else { format!("'{names}'") }
+                    );
+                }
+                return false;
+            }
+        }
+        if let Some(address) = &received.peer_address {
+            if self.addresses.len() >= REMEMBERED_PEERS && !self.addresses.contains_key(peer) {
+                self.addresses.clear();
+            }
+            match self.addresses.insert(peer.clone(), address.clone()) {
+                Some(before) if before != *address => tracing::warn!(
+                    worker = %name,
+                    from = %before,
+                    to = %address,
+                    "worker '{name}' now talks from {address} (was {before}): a new connection \
+                     took its route over — a slave restarted elsewhere, or someone posing as \
+                     it (use CURVE on untrusted networks)"
+                ),
+                _ => {}
+            }
+        }
+        true
+    }
 }
 
 impl ZmqMaster {
@@ -290,12 +372,15 @@ impl ZmqMaster {
 impl MasterTransport for ZmqMaster {
     async fn recv(&mut self) -> Result<(PeerId, Frames), TransportError> {
         loop {
-            let mut frames = self.pump.recv().await?;
-            if frames.is_empty() {
+            let mut received = self.pump.recv().await?;
+            if received.frames.is_empty() {
                 continue;
             }
-            let peer = PeerId::from(frames.remove(0));
-            return Ok((peer, frames));
+            let peer = PeerId::from(received.frames.remove(0));
+            if !self.admit(&peer, &received) {
+                continue;
+            }
+            return Ok((peer, received.frames));
         }
     }
 
@@ -312,6 +397,7 @@ impl MasterTransport for ZmqMaster {
 pub struct ZmqLogSink {
     pump: Pump,
     endpoint: String,
+    curve: bool,
     _server: ZmqServer,
 }
 
@@ -330,7 +416,17 @@ impl ZmqLogSink {
 #[async_trait]
 impl LogSink for ZmqLogSink {
     async fn recv(&mut self) -> Result<Frames, TransportError> {
-        self.pump.recv().await
+        Ok(self.pump.recv().await?.frames)
+    }
+
+    async fn recv_from(&mut self) -> Result<(Option<Vec<String>>, Frames), TransportError> {
+        let received = self.pump.recv().await?;
+        let names = self.curve.then(|| {
+            certificate_names(received.user_id.as_deref().unwrap_or_default())
+                .map(str::to_owned)
+                .collect()
+        });
+        Ok((names, received.frames))
     }
 }
 
@@ -438,7 +534,7 @@ impl SlaveTransport for ZmqSlave {
 
     async fn recv(&mut self) -> Result<Frames, TransportError> {
         loop {
-            let mut frames = self.pump.recv().await?;
+            let mut frames = self.pump.recv().await?.frames;
             // The only peer is named `master` locally, whatever it advertises; anything
             // else cannot come from it.
             if frames.first().map(Vec::as_slice) != Some(MASTER_IDENTITY.as_bytes()) {

@@ -18,6 +18,18 @@ use crate::Frames;
 /// Incoming messages buffered between the socket thread and the reader.
 const INCOMING_CAPACITY: usize = 1024;
 
+/// One incoming message with what libzmq says about its connection.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Received {
+    /// The frames (a ROUTER's first one is the peer's routing id).
+    pub(crate) frames: Frames,
+    /// The ZAP handler's user id for the connection (CURVE: the worker names its
+    /// certificate allows, space-separated); `None` without one.
+    pub(crate) user_id: Option<String>,
+    /// The peer's address as libzmq reports it (`Peer-Address`, an IP without port).
+    pub(crate) peer_address: Option<String>,
+}
+
 /// What to do with queued outgoing messages when the pump is closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum OnClose {
@@ -37,7 +49,7 @@ enum Command {
 pub(crate) struct Pump {
     commands: mpsc::Sender<Command>,
     waker: Waker,
-    incoming: Option<async_mpsc::Receiver<Frames>>,
+    incoming: Option<async_mpsc::Receiver<Received>>,
     thread: Option<thread::JoinHandle<()>>,
 }
 
@@ -95,7 +107,7 @@ impl Pump {
     }
 
     /// The next incoming message. Cancel-safe: dropping the future loses nothing.
-    pub(crate) async fn recv(&mut self) -> Result<Frames, TransportError> {
+    pub(crate) async fn recv(&mut self) -> Result<Received, TransportError> {
         match self.incoming.as_mut() {
             Some(incoming) => incoming.recv().await.ok_or(TransportError::Closed),
             None => Err(TransportError::Closed),
@@ -138,7 +150,7 @@ struct Worker {
     on_close: OnClose,
     commands: mpsc::Receiver<Command>,
     wake: WakeReceiver,
-    incoming: async_mpsc::Sender<Frames>,
+    incoming: async_mpsc::Sender<Received>,
     outgoing: VecDeque<Frames>,
 }
 
@@ -230,9 +242,41 @@ impl Worker {
     /// Hands every waiting message to the reader; false once the reader is gone.
     fn receive(&mut self) -> bool {
         loop {
-            match self.socket.recv_multipart(zmq::DONTWAIT) {
-                Ok(frames) => {
-                    if self.incoming.blocking_send(frames).is_err() {
+            match self.socket.recv_msg(zmq::DONTWAIT) {
+                Ok(first) => {
+                    // A ROUTER makes the routing frame itself, without the connection's
+                    // properties: they are read from the first frame that has them.
+                    let mut user_id = None;
+                    let mut peer_address = None;
+                    let mut frames = Vec::new();
+                    let mut part = Some(first);
+                    while let Some(mut message) = part.take() {
+                        if peer_address.is_none() {
+                            peer_address = message.gets("Peer-Address").map(str::to_owned);
+                            user_id = message
+                                .gets("User-Id")
+                                .filter(|id| !id.is_empty())
+                                .map(str::to_owned);
+                        }
+                        frames.push(message.to_vec());
+                        // The rest of a multipart message is already there (atomic delivery).
+                        while part.is_none() && self.socket.get_rcvmore().unwrap_or(false) {
+                            match self.socket.recv_msg(0) {
+                                Ok(next) => part = Some(next),
+                                Err(zmq::Error::EINTR) => continue,
+                                Err(error) => {
+                                    tracing::error!(socket = self.name, %error, "zmq receive failed, closing the socket");
+                                    return false;
+                                }
+                            }
+                        }
+                    }
+                    let received = Received {
+                        frames,
+                        user_id,
+                        peer_address,
+                    };
+                    if self.incoming.blocking_send(received).is_err() {
                         return false;
                     }
                 }

@@ -736,6 +736,8 @@ pub fn lab_snapshot<'py>(obj: &Bound<'py, PyAny>, lazy_validity: bool) -> PyResu
             permissions: permissions(&root)?,
             vlan_requests,
             vlan_interfaces,
+            // Inside Django LAVA the pass keeps LAVA's behaviour.
+            bound_waiting_groups: false,
         },
         device_objects,
     })

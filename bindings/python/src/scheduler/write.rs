@@ -88,6 +88,10 @@ fn waiting_job<'py>(
                 .collect();
             d.set_item("blocking", blocking)?;
         }
+        WaitReason::MultinodeGroupCannotStart { group, why } => {
+            d.set_item("group", &**group)?;
+            d.set_item("why", &**why)?;
+        }
     }
     Ok(d)
 }
@@ -153,6 +157,16 @@ pub fn decisions<'py>(py: Python<'py>, decisions: &Decisions) -> PyResult<Bound<
         started.append(d)?;
     }
     out.set_item("started_groups", started)?;
+    let released = PyList::empty(py);
+    for r in &decisions.released {
+        let d = PyDict::new(py);
+        d.set_item("job", r.job)?;
+        d.set_item("device", &r.device)?;
+        d.set_item("group", &r.group)?;
+        d.set_item("reason", &r.reason)?;
+        released.append(d)?;
+    }
+    out.set_item("released", released)?;
     let available = PyDict::new(py);
     for (device_type, hostnames) in &decisions.available_devices {
         available.set_item(device_type, hostnames.clone())?;
