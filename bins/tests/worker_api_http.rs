@@ -99,10 +99,10 @@ fn listed(lab: &Lab, token: &str, list: &str, job: &str) -> String {
     loop {
         let (status, answer) = ping(lab, "w1", token, "2023.01");
         assert_eq!(status, 200, "{answer}");
-        if let Some(entry) = answer[list]
-            .as_array()
-            .and_then(|jobs| jobs.iter().find(|j| j["id"].to_string() == job))
-        {
+        if let Some(entry) = answer[list].as_array().and_then(|jobs| {
+            jobs.iter()
+                .find(|j| j["id"].as_i64().map(|id| id.to_string()).as_deref() == Some(job))
+        }) {
             return entry["token"].as_str().unwrap_or_default().to_owned();
         }
         assert!(
