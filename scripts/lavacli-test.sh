@@ -225,6 +225,10 @@ run "system whoami" 0 system whoami && expect "$OUT" "$ADMIN_NAME"
 run "workers add --description --disabled" 0 workers add --description "rack 1, shelf 2" --disabled worker-01 && pass
 run "workers show (disabled)" 0 workers show worker-01 &&
     expect "$OUT" "hostname    : worker-01" "description : rack 1, shelf 2" "state       : Offline" "health      : Retired" "devices     : " "job limit   : 0"
+run "workers show (token, for lava-worker: admins only)" 0 workers show worker-01 &&
+    expect_contains "$OUT" "token       : "
+run "workers show (no token for a plain user)" 0 --identity user workers show worker-01 &&
+    if grep -q "^token" "$OUT"; then fail "a plain user sees the worker token"; else pass; fi
 run "workers add" 0 workers add --description "the active one" worker-02 && pass
 run "workers list" 0 workers list && expect "$OUT" "Workers:" "* worker-01" "* worker-02"
 run "workers add (exists)" 1 workers add worker-02 && expect_contains "$ERR" "Fault 400: 'Bad request: worker already exists?'"

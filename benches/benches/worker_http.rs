@@ -35,13 +35,15 @@ fn free_port() -> u16 {
         .expect("no free port")
 }
 
-/// Builds lava-master (release) and returns its path.
+/// Builds lava-master (optimized, as this bench) and returns its path.
 fn lava_master() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let status = Command::new(option_env!("CARGO").unwrap_or("cargo"))
+        // The bench profile: the same compiled crates as this bench, in target/release.
         .args([
             "build",
-            "--release",
+            "--profile",
+            "bench",
             "-p",
             "lava-bins",
             "--bin",

@@ -375,6 +375,12 @@ fn cancel_reaches_lava_run_and_the_job_ends_canceled() {
         log.contains("canceled"),
         "lava-run logged the cancel:\n{log}"
     );
+    // The cancel reached lava-worker through its event socket (/ws/), not only its poll.
+    assert!(
+        worker_log(&lab, "modern-05").contains("[EVENT] Worker mentioned"),
+        "{}",
+        failure(&lab, "modern-05")
+    );
 }
 
 #[test]

@@ -21,11 +21,11 @@ use lava_core::master::StartPayload;
 use lava_core::model::{ErrorType, JobId};
 use lava_core::worker_http::batch::{BatchError, LogBatch};
 use lava_core::worker_http::form::Form;
-use lava_core::worker_http::{FinishedReport, PingAnswer, TOKEN_HEADER};
+use lava_core::worker_http::{websocket, FinishedReport, PingAnswer, TOKEN_HEADER};
 use lava_lab::{AutoRegistration, Lab, Registration};
 use std::net::IpAddr;
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, warn};
 
 /// The largest form accepted outside log uploads (FINISHED carries stderr and the
@@ -36,6 +36,9 @@ pub const FORM_LIMIT: usize = 16 << 20;
 pub const LOG_BATCH_LIMIT: usize = 64 << 20;
 /// How many requests may wait for the master daemon.
 pub const QUEUE: usize = 1024;
+/// How many events a slow event-socket client may lag behind before it misses some (it
+/// then still polls every ping interval).
+pub const EVENTS: usize = 256;
 
 /// A refusal: the HTTP status and LAVA's message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +122,7 @@ pub struct WorkerApi {
     lab: Arc<Lab>,
     master: mpsc::Sender<WorkerRequest>,
     registration: Arc<AutoRegistration>,
+    events: broadcast::Sender<String>,
 }
 
 impl WorkerApi {
@@ -128,12 +132,20 @@ impl WorkerApi {
         registration: AutoRegistration,
     ) -> (Self, mpsc::Receiver<WorkerRequest>) {
         let (master, requests) = mpsc::channel(QUEUE);
+        let (events, _) = broadcast::channel(EVENTS);
         let api = WorkerApi {
             lab,
             master,
             registration: Arc::new(registration),
+            events,
         };
         (api, requests)
+    }
+
+    /// Where the daemon publishes job events for the event socket (`/ws/`): the texts of
+    /// [`job_event`](lava_core::worker_http::websocket::job_event).
+    pub fn events(&self) -> broadcast::Sender<String> {
+        self.events.clone()
     }
 
     /// The routes under `/scheduler/internal/v1/`.
@@ -149,6 +161,7 @@ impl WorkerApi {
             )
             .route("/scheduler/internal/v1/jobs/{id}/", get(fetch).post(state))
             .route("/scheduler/internal/v1/jobs/{id}/logs/", post(logs))
+            .route("/ws/", get(event_socket))
             .with_state(self)
     }
 
@@ -439,6 +452,114 @@ pub fn check_batch(form: &Form) -> Result<(String, u64), BatchError> {
         form.get("lines").unwrap_or_default().to_owned(),
         batch.index,
     ))
+}
+
+/// `GET /ws/`: the event socket lava-worker listens on (worker-http.md §2.6). lava-rs sends
+/// a `.testjob` event when a job is scheduled to or canceled on a worker, so that it polls
+/// at once; it answers pings and a close, and reads nothing else. Without it a 2023.01
+/// worker retries the handshake every second for ever (trap 13).
+async fn event_socket(State(api): State<WorkerApi>, mut request: Request) -> Response {
+    let headers = request.headers();
+    let upgrade = headers
+        .get(axum::http::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    let key = headers
+        .get("Sec-WebSocket-Key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (true, Some(key)) = (upgrade, key) else {
+        return refused(
+            "event socket",
+            Refusal::new(400, "Expected a WebSocket handshake"),
+        );
+    };
+    let Some(on_upgrade) = request
+        .extensions_mut()
+        .remove::<hyper::upgrade::OnUpgrade>()
+    else {
+        return refused(
+            "event socket",
+            Refusal::new(426, "This connection cannot be upgraded"),
+        );
+    };
+    let events = api.events.subscribe();
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                serve_event_socket(hyper_util::rt::TokioIo::new(upgraded), events).await
+            }
+            Err(e) => debug!("event socket: upgrade failed: {e}"),
+        }
+    });
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(axum::http::header::UPGRADE, "websocket")
+        .header(axum::http::header::CONNECTION, "upgrade")
+        .header("Sec-WebSocket-Accept", websocket::accept_key(&key))
+        .body(Body::empty())
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+async fn serve_event_socket<S>(stream: S, mut events: broadcast::Receiver<String>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use websocket::{decode_frame, encode_frame, Opcode};
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        tokio::select! {
+            read = reader.read(&mut chunk) => {
+                let n = match read {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => n,
+                };
+                buffer.extend_from_slice(&chunk[..n]);
+                loop {
+                    let (frame, used) = match decode_frame(&buffer) {
+                        Ok(Some(decoded)) => decoded,
+                        Ok(None) => break,
+                        Err(e) => {
+                            warn!("event socket: {e}; closing it");
+                            let _ = writer.write_all(&encode_frame(Opcode::Close, &[])).await;
+                            return;
+                        }
+                    };
+                    buffer.drain(..used);
+                    let answer = match frame.opcode {
+                        Opcode::Ping => encode_frame(Opcode::Pong, &frame.payload),
+                        Opcode::Close => {
+                            let _ = writer.write_all(&encode_frame(Opcode::Close, &[])).await;
+                            return;
+                        }
+                        _ => continue,
+                    };
+                    if writer.write_all(&answer).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            event = events.recv() => {
+                let text = match event {
+                    Ok(text) => text,
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        debug!(missed, "event socket: a slow client missed events");
+                        continue;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => {
+                        let _ = writer.write_all(&encode_frame(Opcode::Close, &[])).await;
+                        return;
+                    }
+                };
+                if writer.write_all(&encode_frame(Opcode::Text, text.as_bytes())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

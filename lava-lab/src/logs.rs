@@ -74,6 +74,11 @@ impl LoggedResult {
     /// usable result.
     fn from_line(job: JobId, output_dir: &Path, line: u64, text: &str) -> Option<Self> {
         let record = LogRecord::parse(text).ok()?;
+        Self::from_record(job, output_dir, line, &record)
+    }
+
+    /// [`LoggedResult::from_line`] for a record parsed already.
+    fn from_record(job: JobId, output_dir: &Path, line: u64, record: &LogRecord) -> Option<Self> {
         match record.test_result()? {
             Ok(report) => Some(LoggedResult {
                 job,
@@ -239,21 +244,72 @@ impl JobLogs {
             .min(records.len());
         out.duplicates = skip;
         out.consumed = skip;
+        if !self.open.contains_key(&job) && !self.open_log(lab, job, true).await? {
+            return Err(LabError::NotFound(format!("job {job}")));
+        }
+        let Some(open) = self.open.get_mut(&job) else {
+            return Err(LabError::NotFound(format!("job {job}")));
+        };
+        // What to write, as the ZeroMQ sink would write it one record at a time: markers
+        // are not written, lines that are not records are set aside.
+        let first = open.log.lines();
+        let mut lines: Vec<&str> = Vec::new();
+        // For each record after the duplicates: how many lines are written up to it.
+        let mut written_after: Vec<usize> = Vec::with_capacity(records.len() - skip);
+        let mut results: Vec<(usize, LoggedResult)> = Vec::new();
         for record in &records[skip..] {
-            match self.write(lab, job, record).await {
-                Ok(Written::Logged(results)) => out.results.extend(results),
-                Ok(Written::Skipped) => {}
-                Ok(Written::Dropped(why)) => {
-                    out.dropped += 1;
-                    out.first_drop.get_or_insert(why);
-                }
+            match LogRecord::parse(record) {
                 Err(e) => {
-                    out.error = Some(e);
-                    break;
+                    out.dropped += 1;
+                    out.first_drop
+                        .get_or_insert_with(|| format!("not a log record: {e}"));
+                }
+                Ok(parsed) if parsed.lvl == LogLevel::Marker => {}
+                Ok(parsed) => {
+                    let number = first + lines.len() as u64;
+                    if let Some(result) = LoggedResult::from_record(job, &open.dir, number, &parsed)
+                    {
+                        results.push((lines.len(), result));
+                    }
+                    lines.push(record);
                 }
             }
-            out.consumed += 1;
+            written_after.push(lines.len());
         }
+        if let Some(from) = open.unaccounted.take() {
+            out.results = unaccounted_results(job, &open.dir, from, first)?;
+        }
+        let written = match open.log.append_all(&lines) {
+            Ok(()) => {
+                open.last_write = lab.now();
+                lines.len()
+            }
+            Err(e) => {
+                // Open the log again: that repairs a torn write and says what is there.
+                let path = open.dir.join("output.yaml");
+                out.error = Some(LabError::io(&path, e));
+                self.open.remove(&job);
+                match self.open_log(lab, job, false).await {
+                    Ok(true) => self
+                        .open
+                        .get(&job)
+                        .map_or(0, |o| o.log.lines().saturating_sub(first) as usize),
+                    _ => 0,
+                }
+            }
+        };
+        // Records are taken up to the first one whose line is not written (markers and
+        // broken lines before it included).
+        out.consumed += written_after
+            .iter()
+            .position(|after| *after > written)
+            .unwrap_or(written_after.len());
+        out.results.extend(
+            results
+                .into_iter()
+                .filter(|(at, _)| *at < written)
+                .map(|(_, r)| r),
+        );
         let now_stored = stored.max(index.saturating_add(out.consumed as u64));
         self.received.insert(job, now_stored);
         Ok(out)

@@ -97,6 +97,8 @@ pub struct MasterDaemon {
     worker_requests: Option<tokio::sync::mpsc::Receiver<WorkerRequest>>,
     /// Who may register a worker by itself.
     registration: AutoRegistration,
+    /// Job events for lava-worker's event socket (`/ws/`); `None` until [`MasterDaemon::run`].
+    worker_events: Option<tokio::sync::broadcast::Sender<String>>,
     logs: JobLogs,
     next_schedule: Instant,
     newest_queued: Option<JobId>,
@@ -164,6 +166,7 @@ impl MasterDaemon {
                 ..HttpMasterConfig::default()
             }),
             worker_requests: None,
+            worker_events: None,
             registration: AutoRegistration {
                 enabled: options.worker_auto_register,
                 netmasks: options.worker_auto_register_netmask.clone(),
@@ -239,6 +242,7 @@ impl MasterDaemon {
         let (stop_http, stopped) = tokio::sync::oneshot::channel::<()>();
         let (workers, requests) = WorkerApi::new(Arc::clone(&self.lab), self.registration.clone());
         self.worker_requests = Some(requests);
+        self.worker_events = Some(workers.events());
         let api = Api::new(Arc::clone(&self.lab)).with_workers(workers);
         let http = self
             .http
@@ -827,6 +831,9 @@ impl MasterDaemon {
                     if let Err(e) = self.http_machine.cancel_job(job.id) {
                         error!(job = job.id, "cannot cancel: {e}");
                     }
+                    if let Ok(Some(worker)) = self.lab.worker_of(&job).await {
+                        self.wake_worker(job.id, &worker, "Canceling");
+                    }
                 }
                 continue;
             }
@@ -998,8 +1005,19 @@ impl MasterDaemon {
             self.untrackable.insert(id);
         } else {
             debug!(job = id, worker, "listed to lava-worker as start");
+            self.wake_worker(id, worker, "Scheduled");
         }
         Ok(())
+    }
+
+    /// Tells `worker` through the event socket to poll now (it would at its next ping).
+    fn wake_worker(&self, job: JobId, worker: &str, state: &str) {
+        if let Some(events) = &self.worker_events {
+            let now = self.lab.now().to_string();
+            let event = lava_core::worker_http::websocket::job_event(job, worker, state, &now);
+            // No listener is no error: the worker polls anyway.
+            let _ = events.send(event);
+        }
     }
 
     /// Carries out lava-worker's machine's events through the lab.

@@ -11,6 +11,7 @@ pub mod batch;
 pub mod form;
 mod machine;
 mod netmask;
+pub mod websocket;
 
 pub use machine::{
     Event, FetchAnswer, FinishedReport, HttpMaster, HttpMasterConfig, JobLists, JobRef, PingAnswer,
