@@ -143,6 +143,7 @@ fn job_row(job: &Job) -> Value {
         "health": job.health.name(),
         "device_type": job.requested_device_type,
         "device": job.actual_device,
+        "device_href": job.actual_device.as_deref().map(url_segment),
         "submitter": job.submitter,
         "priority": job.priority.to_string(),
         "submit_time": time(Some(job.submit_time)),
@@ -169,11 +170,13 @@ fn worker_row(worker: &Worker) -> Value {
 fn device_row(device: &Device, current: &HashMap<&str, JobId>) -> Value {
     json!({
         "hostname": device.hostname,
+        "href": url_segment(&device.hostname),
         "device_type": device.device_type,
         "state": device.state.name(),
         "health": device.health.name(),
         "worker": device.worker,
-        "tags": device.tags.iter().collect::<Vec<_>>(),
+        "worker_href": device.worker.as_deref().map(url_segment),
+        "tags": device.tags.iter().map(String::as_str).collect::<Vec<_>>().join(", "),
         "job": current.get(device.hostname.as_str()),
     })
 }
