@@ -13,14 +13,15 @@ use lava_core::model::{Job, JobId, JobState};
 use lava_core::scheduler::{self, Decisions, DeviceOrder, LabSnapshot, WaitReason};
 use lava_core::time::Timestamp;
 use lava_store::User;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
 /// How old (seconds) the explanations of a pass may be before a question about a job runs a
-/// new dry pass. The master passes at least every 20 s and at once after a change; a page
-/// that answers from a pass a few seconds old is as true as the queue it shows.
-pub const EXPLANATIONS_MAX_AGE_SECS: i64 = 20;
+/// new dry pass. The master passes at least every 20 s (and at once after a change), so its
+/// own pages always find one; a page that answers from a pass a few seconds old is as true
+/// as the queue it shows.
+pub const EXPLANATIONS_MAX_AGE_SECS: i64 = 30;
 
 /// What the scheduler says about one job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +70,8 @@ pub struct Explanations {
     reasons: HashMap<JobId, WaitReason>,
     /// Every job the pass looked at (queued, and the sub-jobs of queued groups).
     seen: HashSet<JobId>,
+    /// Submitted jobs by requested device type (empty: none named).
+    queued: BTreeMap<String, usize>,
 }
 
 impl Explanations {
@@ -82,7 +85,21 @@ impl Explanations {
                 .map(|w| (w.job, w.reason.clone()))
                 .collect(),
             seen: snapshot.jobs.iter().map(|j| j.id).collect(),
+            queued: snapshot
+                .jobs
+                .iter()
+                .filter(|j| j.state == JobState::Submitted)
+                .fold(BTreeMap::new(), |mut queued, j| {
+                    let device_type = j.requested_device_type.clone().unwrap_or_default();
+                    *queued.entry(device_type).or_default() += 1;
+                    queued
+                }),
         }
+    }
+
+    /// Submitted jobs by requested device type when the pass ran (the queue depth).
+    pub fn queue_depth(&self) -> &BTreeMap<String, usize> {
+        &self.queued
     }
 
     /// The reason `id` waits, if the pass left it waiting.

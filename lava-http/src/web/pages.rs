@@ -263,21 +263,14 @@ impl Pages<'_> {
             .filter_map(|j| j.actual_device.as_deref().map(|d| (d, j.id)))
             .collect();
         let devices = self.lab.devices().await?;
-        let queued = self
+        // Queue depth as the latest scheduling pass saw it (the master's passes publish it
+        // at least every 20 s): no page reads the whole queue to count it.
+        let explanations = self
             .lab
-            .store()
-            .jobs(&JobFilter {
-                states: vec![JobState::Submitted],
-                ..JobFilter::default()
-            })
-            .await
-            .map_err(LabError::from)?;
-        let mut depth: BTreeMap<&str, usize> = BTreeMap::new();
-        for job in &queued {
-            *depth
-                .entry(job.requested_device_type.as_deref().unwrap_or(""))
-                .or_default() += 1;
-        }
+            .explanations(lava_lab::EXPLANATIONS_MAX_AGE_SECS)
+            .await?;
+        let depth = explanations.queue_depth();
+        let queued: usize = depth.values().sum();
         let mut by_type: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
         for device in &devices {
             by_type
@@ -294,7 +287,7 @@ impl Pages<'_> {
                 let devices = by_type.get(t.name.as_str()).cloned().unwrap_or_default();
                 json!({
                     "name": t.name,
-                    "queued": depth.get(t.name.as_str()).copied().unwrap_or(0),
+                    "queued": depth.get(&t.name).copied().unwrap_or(0),
                     "devices": devices,
                 })
             })
@@ -306,7 +299,8 @@ impl Pages<'_> {
                 "title": "The lab",
                 "workers": workers,
                 "types": types,
-                "queued": queued.len(),
+                "queued": queued,
+                "counted_at": time(Some(explanations.at)),
                 "running": active.len(),
                 "healthy": status.is_healthy(),
                 "store_failing": status.store.as_ref().map(|f| f.error.clone()),
