@@ -64,7 +64,12 @@ impl JobQuery {
 /// Whether `viewer` may see `job`: everyone sees public jobs; admins and the submitter see
 /// the others.
 pub fn can_view(job: &Job, viewer: Option<&User>) -> bool {
-    job.is_public || viewer.is_some_and(|u| u.is_admin || u.username == job.submitter)
+    can_view_as(job.is_public, &job.submitter, viewer)
+}
+
+/// [`can_view`] for a job known by its visibility and submitter only.
+pub fn can_view_as(is_public: bool, submitter: &str, viewer: Option<&User>) -> bool {
+    is_public || viewer.is_some_and(|u| u.is_admin || u.username == submitter)
 }
 
 /// Whether `user` may cancel `job`: its submitter or an admin (LAVA's `can_cancel`).

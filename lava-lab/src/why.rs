@@ -10,7 +10,7 @@
 use crate::error::Result;
 use crate::lab::Lab;
 use lava_core::model::{Job, JobId, JobState};
-use lava_core::scheduler::{self, Decisions, DeviceOrder, LabSnapshot, WaitReason};
+use lava_core::scheduler::{self, queue_order, Decisions, DeviceOrder, LabSnapshot, WaitReason};
 use lava_core::time::Timestamp;
 use lava_store::User;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -62,6 +62,20 @@ impl fmt::Display for JobWait {
     }
 }
 
+/// A job in the queue as a pass saw it: enough to order, filter and count the queue
+/// without reading every queued job again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedJob {
+    /// The job.
+    pub id: JobId,
+    /// The device type it asked for.
+    pub device_type: Option<String>,
+    /// Whether everybody may see it.
+    pub is_public: bool,
+    /// Who submitted it.
+    pub submitter: String,
+}
+
 /// The explanations of one pass: a reason for each queued job it did not start.
 #[derive(Debug, Clone, Default)]
 pub struct Explanations {
@@ -72,6 +86,8 @@ pub struct Explanations {
     seen: HashSet<JobId>,
     /// Submitted jobs by requested device type (empty: none named).
     queued: BTreeMap<String, usize>,
+    /// The queued jobs (Submitted, Scheduling) in LAVA's queue order.
+    queue: Vec<QueuedJob>,
 }
 
 impl Explanations {
@@ -94,7 +110,29 @@ impl Explanations {
                     *queued.entry(device_type).or_default() += 1;
                     queued
                 }),
+            queue: {
+                let mut queued: Vec<&Job> = snapshot
+                    .jobs
+                    .iter()
+                    .filter(|j| matches!(j.state, JobState::Submitted | JobState::Scheduling))
+                    .collect();
+                queued.sort_by(|a, b| queue_order(a, b));
+                queued
+                    .into_iter()
+                    .map(|j| QueuedJob {
+                        id: j.id,
+                        device_type: j.requested_device_type.clone(),
+                        is_public: j.is_public,
+                        submitter: j.submitter.clone(),
+                    })
+                    .collect()
+            },
         }
+    }
+
+    /// The queued jobs when the pass ran (Submitted, Scheduling), in LAVA's queue order.
+    pub fn queue(&self) -> &[QueuedJob] {
+        &self.queue
     }
 
     /// Submitted jobs by requested device type when the pass ran (the queue depth).
