@@ -397,6 +397,14 @@ fn jobs_submit_show_cancel() {
     assert_eq!(status, ("Submitted".to_owned(), "Unknown".to_owned()));
     let shown = api.ok(Some(&api.bob), "scheduler.jobs.show", &[Value::Int(id)]);
     assert_eq!(member(&shown, "submitter"), &s("bob"));
+    // Why it waits: the master's own pass (API) and a dry pass of lava-admin agree.
+    let why = api.ok(None, "scheduler.jobs.why", &[Value::Int(id)]);
+    assert_eq!(member(&why, "reason"), &s("workers_unavailable"), "{why:?}");
+    let said = api.lab.admin_ok(&["jobs", "why", &id.to_string()]);
+    assert!(
+        said.starts_with(&format!("job {id}: ")) && said.contains("offline worker"),
+        "{said}"
+    );
     let definition = api.ok(None, "scheduler.jobs.definition", &[Value::Int(id)]);
     assert_eq!(text_of(&definition), job);
 

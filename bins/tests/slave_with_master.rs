@@ -51,6 +51,48 @@ fn jobs_run_to_the_end_on_the_lava_rs_slave() {
         "{}",
         lab.logs()
     );
+
+    // What the master counted, and the job's page, on its --http port.
+    let (status, metrics) = http_get(&lab.http_addr(), "/metrics");
+    assert_eq!(status, 200, "{metrics}");
+    for expected in [
+        r#"lava_protocol_messages_total{protocol="zmq",action="HELLO",direction="received"}"#,
+        r#"lava_protocol_messages_total{protocol="zmq",action="START",direction="sent"}"#,
+        r#"lava_protocol_messages_total{protocol="zmq",action="END",direction="received"}"#,
+        r#"lava_workers_online{protocol="zmq"} 1"#,
+        r#"lava_jobs{state="Finished",health="Complete"} 1"#,
+        "lava_scheduling_pass_seconds_count",
+    ] {
+        assert!(metrics.contains(expected), "{expected} missing:\n{metrics}");
+    }
+    let lines = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("lava_log_lines_total "))
+        .and_then(|n| n.trim().parse::<u64>().ok());
+    assert!(lines.is_some_and(|n| n > 0), "{metrics}");
+    let (status, page) = http_get(&lab.http_addr(), &format!("/scheduler/job/{good}"));
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Complete") && page.contains(WORKER), "{page}");
+}
+
+/// One GET on the master's HTTP port: status and body.
+fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("the master's HTTP port");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP answer");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status");
+    (status, body.to_owned())
 }
 
 #[test]

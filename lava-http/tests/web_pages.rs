@@ -95,7 +95,13 @@ async fn pages_show_the_lab_with_links_and_escaped_values() {
         header(&index, "content-type"),
         Some("text/html; charset=utf-8")
     );
-    for expected in ["w1", "qemu01", "zmq", &format!("/scheduler/job/{running}")] {
+    for expected in [
+        "w1",
+        "qemu01",
+        "zmq",
+        &format!("/scheduler/job/{running}"),
+        "2 jobs queued",
+    ] {
         assert!(
             index.body.contains(expected),
             "{expected} missing:\n{}",

@@ -65,7 +65,12 @@ impl JobQuery {
 /// Whether `viewer` may see `job`: everyone sees public jobs; admins and the submitter see
 /// the others.
 pub fn can_view(job: &Job, viewer: Option<&User>) -> bool {
-    job.is_public || viewer.is_some_and(|u| u.is_admin || u.username == job.submitter)
+    can_view_as(job.is_public, &job.submitter, viewer)
+}
+
+/// [`can_view`] for a job known by its visibility and submitter only.
+pub fn can_view_as(is_public: bool, submitter: &str, viewer: Option<&User>) -> bool {
+    is_public || viewer.is_some_and(|u| u.is_admin || u.username == submitter)
 }
 
 /// Whether `user` may cancel `job`: its submitter or an admin (LAVA's `can_cancel`).
@@ -204,26 +209,30 @@ impl Lab {
 
     /// Jobs matching `query`, newest first.
     pub async fn jobs(&self, query: &JobQuery) -> Result<Vec<Job>> {
-        // The store filters by state and counts; the rest is filtered here. When nothing
-        // else can drop a job (an admin sees every job), only the page is read.
-        let only_state = query.health.is_none()
-            && query.ended_since.is_none()
-            && query.viewer.as_ref().is_some_and(|u| u.is_admin);
-        let filter = JobFilter {
-            states: query.state.into_iter().collect(),
-            limit: query
-                .limit
-                .filter(|_| only_state)
-                .map(|limit| query.start.saturating_add(limit) as u64),
-            ..JobFilter::default()
-        };
-        let jobs = self.store().jobs(&filter).await?;
-        Ok(jobs
-            .into_iter()
-            .filter(|j| query.matches(j))
-            .skip(query.start)
-            .take(query.limit.unwrap_or(usize::MAX))
-            .collect())
+        // The store filters by state and counts; the rest is filtered here. A page is read
+        // from the newest jobs on, asking for more while too few of them match (most jobs
+        // are public: one read is the rule), so that a page does not read the whole
+        // history.
+        let wanted = query.limit.map(|limit| query.start.saturating_add(limit));
+        let mut read = wanted.map(|w| w.saturating_mul(2).max(64));
+        loop {
+            let filter = JobFilter {
+                states: query.state.into_iter().collect(),
+                limit: read.map(|n| n as u64),
+                ..JobFilter::default()
+            };
+            let jobs = self.store().jobs(&filter).await?;
+            let complete = read.is_none_or(|n| jobs.len() < n);
+            let matching: Vec<Job> = jobs.into_iter().filter(|j| query.matches(j)).collect();
+            if complete || wanted.is_some_and(|w| matching.len() >= w) {
+                return Ok(matching
+                    .into_iter()
+                    .skip(query.start)
+                    .take(query.limit.unwrap_or(usize::MAX))
+                    .collect());
+            }
+            read = read.map(|n| n.saturating_mul(4));
+        }
     }
 
     /// A job that `viewer` may see; a job they may not see is "not found", as in LAVA.
@@ -435,5 +444,28 @@ mod tests {
             lab.visible_job(id, None).await,
             Err(LabError::NotFound(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn a_page_of_public_jobs_behind_many_private_ones() {
+        let (_dir, lab) = lab().await;
+        let private = JOB.replace("visibility: public", "visibility: personal");
+        let mut public = Vec::new();
+        for _ in 0..3 {
+            public.push(lab.submit(JOB, "bob").await.unwrap().ids[0]);
+        }
+        for _ in 0..100 {
+            lab.submit(&private, "bob").await.unwrap();
+        }
+        let page = lab
+            .jobs(&JobQuery {
+                start: 1,
+                limit: Some(2),
+                ..JobQuery::default()
+            })
+            .await
+            .unwrap();
+        let ids: Vec<JobId> = page.iter().map(|j| j.id).collect();
+        assert_eq!(ids, [public[1], public[0]]);
     }
 }

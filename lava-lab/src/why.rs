@@ -10,17 +10,18 @@
 use crate::error::Result;
 use crate::lab::Lab;
 use lava_core::model::{Job, JobId, JobState};
-use lava_core::scheduler::{Decisions, DeviceOrder, LabSnapshot, WaitReason};
+use lava_core::scheduler::{queue_order, Decisions, DeviceOrder, LabSnapshot, WaitReason};
 use lava_core::time::Timestamp;
 use lava_store::User;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
 /// How old (seconds) the explanations of a pass may be before a question about a job runs a
-/// new dry pass. The master passes at least every 20 s and at once after a change; a page
-/// that answers from a pass a few seconds old is as true as the queue it shows.
-pub const EXPLANATIONS_MAX_AGE_SECS: i64 = 20;
+/// new dry pass. The master passes at least every 20 s (and at once after a change), so its
+/// own pages always find one; a page that answers from a pass a few seconds old is as true
+/// as the queue it shows.
+pub const EXPLANATIONS_MAX_AGE_SECS: i64 = 30;
 
 /// What the scheduler says about one job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +62,20 @@ impl fmt::Display for JobWait {
     }
 }
 
+/// A job in the queue as a pass saw it: enough to order, filter and count the queue
+/// without reading every queued job again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedJob {
+    /// The job.
+    pub id: JobId,
+    /// The device type it asked for.
+    pub device_type: Option<String>,
+    /// Whether everybody may see it.
+    pub is_public: bool,
+    /// Who submitted it.
+    pub submitter: String,
+}
+
 /// The explanations of one pass: a reason for each queued job it did not start.
 #[derive(Debug, Clone, Default)]
 pub struct Explanations {
@@ -69,6 +84,10 @@ pub struct Explanations {
     reasons: HashMap<JobId, WaitReason>,
     /// Every job the pass looked at (queued, and the sub-jobs of queued groups).
     seen: HashSet<JobId>,
+    /// Submitted jobs by requested device type (empty: none named).
+    queued: BTreeMap<String, usize>,
+    /// The queued jobs (Submitted, Scheduling) in LAVA's queue order.
+    queue: Vec<QueuedJob>,
 }
 
 impl Explanations {
@@ -82,7 +101,43 @@ impl Explanations {
                 .map(|w| (w.job, w.reason.clone()))
                 .collect(),
             seen: snapshot.jobs.iter().map(|j| j.id).collect(),
+            queued: snapshot
+                .jobs
+                .iter()
+                .filter(|j| j.state == JobState::Submitted)
+                .fold(BTreeMap::new(), |mut queued, j| {
+                    let device_type = j.requested_device_type.clone().unwrap_or_default();
+                    *queued.entry(device_type).or_default() += 1;
+                    queued
+                }),
+            queue: {
+                let mut queued: Vec<&Job> = snapshot
+                    .jobs
+                    .iter()
+                    .filter(|j| matches!(j.state, JobState::Submitted | JobState::Scheduling))
+                    .collect();
+                queued.sort_by(|a, b| queue_order(a, b));
+                queued
+                    .into_iter()
+                    .map(|j| QueuedJob {
+                        id: j.id,
+                        device_type: j.requested_device_type.clone(),
+                        is_public: j.is_public,
+                        submitter: j.submitter.clone(),
+                    })
+                    .collect()
+            },
         }
+    }
+
+    /// The queued jobs when the pass ran (Submitted, Scheduling), in LAVA's queue order.
+    pub fn queue(&self) -> &[QueuedJob] {
+        &self.queue
+    }
+
+    /// Submitted jobs by requested device type when the pass ran (the queue depth).
+    pub fn queue_depth(&self) -> &BTreeMap<String, usize> {
+        &self.queued
     }
 
     /// The reason `id` waits, if the pass left it waiting.

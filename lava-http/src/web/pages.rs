@@ -3,10 +3,11 @@
 use super::Page;
 use lava_core::model::{Device, Job, JobId, JobState, Worker};
 use lava_core::protocol::log::LogRecord;
-use lava_core::scheduler::queue_order;
 use lava_core::templates::JobContext;
 use lava_core::time::Timestamp;
-use lava_lab::{can_cancel, can_view, worker_protocol, Canceled, JobQuery, Lab, LabError};
+use lava_lab::{
+    can_cancel, can_view, can_view_as, worker_protocol, Canceled, JobQuery, Lab, LabError,
+};
 use lava_store::{JobFilter, User};
 use minijinja::Environment;
 use serde_json::{json, Value};
@@ -143,6 +144,7 @@ fn job_row(job: &Job) -> Value {
         "health": job.health.name(),
         "device_type": job.requested_device_type,
         "device": job.actual_device,
+        "device_href": job.actual_device.as_deref().map(url_segment),
         "submitter": job.submitter,
         "priority": job.priority.to_string(),
         "submit_time": time(Some(job.submit_time)),
@@ -169,11 +171,13 @@ fn worker_row(worker: &Worker) -> Value {
 fn device_row(device: &Device, current: &HashMap<&str, JobId>) -> Value {
     json!({
         "hostname": device.hostname,
+        "href": url_segment(&device.hostname),
         "device_type": device.device_type,
         "state": device.state.name(),
         "health": device.health.name(),
         "worker": device.worker,
-        "tags": device.tags.iter().collect::<Vec<_>>(),
+        "worker_href": device.worker.as_deref().map(url_segment),
+        "tags": device.tags.iter().map(String::as_str).collect::<Vec<_>>().join(", "),
         "job": current.get(device.hostname.as_str()),
     })
 }
@@ -260,21 +264,14 @@ impl Pages<'_> {
             .filter_map(|j| j.actual_device.as_deref().map(|d| (d, j.id)))
             .collect();
         let devices = self.lab.devices().await?;
-        let queued = self
+        // Queue depth as the latest scheduling pass saw it (the master's passes publish it
+        // at least every 20 s): no page reads the whole queue to count it.
+        let explanations = self
             .lab
-            .store()
-            .jobs(&JobFilter {
-                states: vec![JobState::Submitted],
-                ..JobFilter::default()
-            })
-            .await
-            .map_err(LabError::from)?;
-        let mut depth: BTreeMap<&str, usize> = BTreeMap::new();
-        for job in &queued {
-            *depth
-                .entry(job.requested_device_type.as_deref().unwrap_or(""))
-                .or_default() += 1;
-        }
+            .explanations(lava_lab::EXPLANATIONS_MAX_AGE_SECS)
+            .await?;
+        let depth = explanations.queue_depth();
+        let queued: usize = depth.values().sum();
         let mut by_type: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
         for device in &devices {
             by_type
@@ -291,7 +288,7 @@ impl Pages<'_> {
                 let devices = by_type.get(t.name.as_str()).cloned().unwrap_or_default();
                 json!({
                     "name": t.name,
-                    "queued": depth.get(t.name.as_str()).copied().unwrap_or(0),
+                    "queued": depth.get(&t.name).copied().unwrap_or(0),
                     "devices": devices,
                 })
             })
@@ -303,7 +300,8 @@ impl Pages<'_> {
                 "title": "The lab",
                 "workers": workers,
                 "types": types,
-                "queued": queued.len(),
+                "queued": queued,
+                "counted_at": time(Some(explanations.at)),
                 "running": active.len(),
                 "healthy": status.is_healthy(),
                 "store_failing": status.store.as_ref().map(|f| f.error.clone()),
@@ -334,47 +332,54 @@ impl Pages<'_> {
     }
 
     /// `/scheduler/queue?page=N`: the jobs waiting for a device, in LAVA's order, each with
-    /// the scheduler's reason.
+    /// the scheduler's reason. The queue is the latest pass's (the master passes at least
+    /// every 20 s and at once after a submission), so that a page reads only its own jobs;
+    /// a job that left the queue since is left out.
     pub async fn queue(&self, query: &str) -> PageResult {
         let page = page_number(query);
-        let mut jobs: Vec<Job> = self
-            .lab
-            .store()
-            .jobs(&JobFilter {
-                states: vec![JobState::Submitted, JobState::Scheduling],
-                ..JobFilter::default()
-            })
-            .await
-            .map_err(LabError::from)?;
-        let total = jobs.len();
-        jobs.retain(|j| can_view(j, self.viewer));
-        let hidden = total - jobs.len();
-        jobs.sort_by(queue_order);
-        let mut depth: BTreeMap<String, usize> = BTreeMap::new();
-        for job in &jobs {
-            *depth
-                .entry(job.requested_device_type.clone().unwrap_or_default())
-                .or_default() += 1;
-        }
         let explanations = self
             .lab
             .explanations(lava_lab::EXPLANATIONS_MAX_AGE_SECS)
             .await?;
-        let rows: Vec<Value> = jobs
+        let queue = explanations.queue();
+        let visible: Vec<&lava_lab::QueuedJob> = queue
+            .iter()
+            .filter(|j| can_view_as(j.is_public, &j.submitter, self.viewer))
+            .collect();
+        let hidden = queue.len() - visible.len();
+        let mut depth: BTreeMap<&str, usize> = BTreeMap::new();
+        for job in &visible {
+            *depth
+                .entry(job.device_type.as_deref().unwrap_or(""))
+                .or_default() += 1;
+        }
+        let mut rows = Vec::new();
+        for queued in visible
             .iter()
             .skip((page - 1) * QUEUE_PER_PAGE)
             .take(QUEUE_PER_PAGE)
-            .map(|job| {
-                let mut row = job_row(job);
-                let why = explanations
-                    .about(job)
-                    .map(|w| w.to_string())
-                    .unwrap_or_else(|| "not looked at by the scheduler yet".to_owned());
-                row["why"] = json!(why);
-                row
-            })
-            .collect();
-        let more = jobs.len() > page * QUEUE_PER_PAGE;
+        {
+            let Some(job) = self
+                .lab
+                .store()
+                .job(queued.id)
+                .await
+                .map_err(LabError::from)?
+            else {
+                continue;
+            };
+            if !matches!(job.state, JobState::Submitted | JobState::Scheduling) {
+                continue;
+            }
+            let mut row = job_row(&job);
+            let why = explanations
+                .about(&job)
+                .map(|w| w.to_string())
+                .unwrap_or_else(|| "not looked at by the scheduler yet".to_owned());
+            row["why"] = json!(why);
+            rows.push(row);
+        }
+        let more = visible.len() > page * QUEUE_PER_PAGE;
         let depth: Vec<Value> = depth
             .into_iter()
             .map(|(t, n)| json!({"device_type": t, "queued": n}))
@@ -384,7 +389,7 @@ impl Pages<'_> {
             json!({
                 "title": "Queue",
                 "jobs": rows,
-                "total": jobs.len(),
+                "total": visible.len(),
                 "hidden": hidden,
                 "depth": depth,
                 "page": page,
