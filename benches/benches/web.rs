@@ -14,7 +14,7 @@ use lava_benches::{labs_dir, load_lab, LAB_NOW};
 use lava_core::model::Tag;
 use lava_core::scheduler::LabSnapshot;
 use lava_core::time::Timestamp;
-use lava_http::web::{Method, Viewer, Web};
+use lava_http::web::{Login, Method, Web};
 use lava_lab::{Clock, Lab, LabConfig, LabPaths};
 use lava_store::{MemoryStore, Store};
 use std::collections::BTreeSet;
@@ -133,15 +133,15 @@ fn pages(c: &mut Criterion) {
             ("metrics", "/metrics".to_owned()),
         ];
         for (page, path) in &paths {
-            let answer = rt.block_on(web.page(&Method::GET, path, "", &Viewer::Anonymous));
+            let answer = rt.block_on(web.page(&Method::GET, path, "", &Login::Anonymous));
             assert_eq!(answer.status, 200, "{path}: {}", answer.body);
             let cpu = cpu_per_run(20, || {
-                black_box(rt.block_on(web.page(&Method::GET, path, "", &Viewer::Anonymous)));
+                black_box(rt.block_on(web.page(&Method::GET, path, "", &Login::Anonymous)));
             });
             println!("CPU time {name}/{page}: {:.2} ms", cpu.as_secs_f64() * 1e3);
             group.bench_function(format!("{name}/{page}"), |b| {
                 b.iter(|| {
-                    black_box(rt.block_on(web.page(&Method::GET, path, "", &Viewer::Anonymous)))
+                    black_box(rt.block_on(web.page(&Method::GET, path, "", &Login::Anonymous)))
                 })
             });
         }

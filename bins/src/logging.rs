@@ -1,6 +1,7 @@
 //! Structured logs (tracing) for the daemons, with LAVA's `--level` and `--log-file` options.
 
 use std::fs::OpenOptions;
+use std::io::IsTerminal;
 use std::sync::Mutex;
 use tracing_subscriber::EnvFilter;
 
@@ -23,7 +24,13 @@ pub fn init(level: &str, file: &str) -> Result<(), String> {
         .with_env_filter(filter)
         .with_target(false);
     if file == "-" {
-        builder.with_writer(std::io::stderr).init();
+        // Colour only for a person at a terminal; a file or a pipe gets plain lines, as
+        // LAVA writes them.
+        let colour = std::io::stderr().is_terminal();
+        builder
+            .with_ansi(colour)
+            .with_writer(std::io::stderr)
+            .init();
     } else {
         let out = OpenOptions::new()
             .create(true)

@@ -504,6 +504,20 @@ fn jobs_submit_show_cancel() {
     let expected = vec![Value::Int(id + 2), Value::Int(id + 1)];
     assert_eq!(page(&api.admin), expected);
     assert_eq!(page(&api.eve), expected);
+
+    // A body over 64 KiB takes the large-request lane (a blocking thread) and still reaches
+    // the SQLite store.
+    let big = format!(
+        "{job}metadata:\n{}",
+        (0..6000)
+            .map(|i| format!("  key{i}: value\n"))
+            .collect::<String>()
+    );
+    assert!(big.len() > 64 * 1024);
+    match api.ok(Some(&api.bob), "scheduler.jobs.submit", &[s(&big)]) {
+        Value::Int(big_id) => assert_eq!(big_id, id + 4),
+        other => panic!("submit answered {other:?}"),
+    }
 }
 
 const MULTINODE: &str = "\

@@ -349,6 +349,30 @@ fn trap_05_identity_not_utf8_or_with_nul_is_dropped() {
 }
 
 #[test]
+fn hello_from_a_name_that_can_never_be_a_worker_is_not_answered() {
+    // `workers add` refuses these names: HELLO gets no HELLO_OK and creates nothing.
+    let t0 = Instant::now();
+    let mut m = Master::new(MasterConfig::default());
+    for name in ["bad name", "a/b", "../etc", "x;rm"] {
+        let p = PeerId::from_hostname(name);
+        m.handle_message(&p, hello(), t0);
+        let (events, sent) = drain_master(&mut m);
+        assert!(sent.is_empty(), "{name}: {sent:?}");
+        assert!(
+            matches!(
+                events.as_slice(),
+                [MEvent::PeerRejected {
+                    reason: PeerRejection::WorkerName(_),
+                    ..
+                }]
+            ),
+            "{name}: {events:?}"
+        );
+        assert!(!m.is_online(name));
+    }
+}
+
+#[test]
 fn trap_07_lava_logs_may_only_ping() {
     let t0 = Instant::now();
     let mut m = Master::new(MasterConfig::default());

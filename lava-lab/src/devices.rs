@@ -222,6 +222,14 @@ impl Lab {
     /// configuration that LAVA's device schema accepts (before the harm: LAVA stores such
     /// a dictionary and makes the device Bad at the next scheduling pass).
     fn check_dictionary(&self, device: &Device, text: &str) -> Result<()> {
+        let name = lava_core::templates::dictionary_name(&device.hostname);
+        if lava_core::templates::references_itself(&name, text) {
+            return Err(LabError::Invalid(format!(
+                "device dictionary {name}: it extends or includes itself, so it would never \
+                 render (extend the device type's template, e.g. {{% extends '{}.jinja2' %}})",
+                device.device_type
+            )));
+        }
         let yaml = self.renderer().render_source_for_job(
             &device.hostname,
             &device.device_type,
@@ -262,6 +270,25 @@ impl Lab {
 mod tests {
     use super::*;
     use crate::testing::{device, lab};
+
+    #[tokio::test]
+    async fn a_dictionary_that_extends_itself_is_refused_and_the_old_one_kept() {
+        let (_dir, lab) = lab().await;
+        device(&lab, "d1", "w1").await;
+        let before = lab.dictionary("d1").await.unwrap();
+        for text in [
+            "{% extends 'd1.jinja2' %}\n",
+            "{% extends \"d1.jinja2\" %}\n{% set x = 1 %}\n",
+            "{% extends 'shell.jinja2' %}\n{% include 'd1.jinja2' %}\n",
+        ] {
+            let err = lab.set_dictionary("d1", text).await.unwrap_err();
+            assert!(
+                err.to_string().contains("extends or includes itself"),
+                "{err}"
+            );
+        }
+        assert_eq!(lab.dictionary("d1").await.unwrap(), before);
+    }
 
     #[tokio::test]
     async fn a_dictionary_that_does_not_render_never_replaces_one() {

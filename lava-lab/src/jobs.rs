@@ -4,11 +4,12 @@
 use crate::error::{LabError, Result};
 use crate::job_output::{job_output_dir, read_lines};
 use crate::lab::Lab;
-use lava_core::job::{self, JobDefinition, SchemaIssue, Submission, Validated};
-use lava_core::model::{transitions, Job, JobHealth, JobId, JobState};
-use lava_core::scheduler::{Availability, Need};
+use lava_core::job::{self, JobDefinition, SchemaIssue, Submission, Validated, Visibility};
+use lava_core::model::{transitions, Device, DeviceHealth, Job, JobHealth, JobId, JobState};
+use lava_core::scheduler::{Availability, Need, Permissions};
 use lava_core::time::Timestamp;
 use lava_store::{ChangeSet, JobFilter, Precondition, TestCase, User};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 /// What a submission created.
@@ -50,32 +51,83 @@ pub struct JobQuery {
 }
 
 impl JobQuery {
-    /// Whether `job` passes the filters (state, health, end time, visibility); `start` and
-    /// `limit` page the matching jobs.
-    pub fn matches(&self, job: &Job) -> bool {
+    /// Whether `job` passes the filters (state, health, end time, visibility for
+    /// `viewer`); `start` and `limit` page the matching jobs.
+    pub fn matches(&self, job: &Job, viewer: &Viewer) -> bool {
         self.state.is_none_or(|s| job.state == s)
             && self.health.is_none_or(|h| job.health == h)
             && self
                 .ended_since
                 .is_none_or(|since| job.end_time.is_some_and(|end| end >= since))
-            && can_view(job, self.viewer.as_ref())
+            && can_view(job, viewer)
     }
 }
 
-/// Whether `viewer` may see `job`: everyone sees public jobs; admins and the submitter see
-/// the others.
-pub fn can_view(job: &Job, viewer: Option<&User>) -> bool {
-    can_view_as(job.is_public, &job.submitter, viewer)
+/// Who is looking at jobs: the user (`None`: anonymous), the groups they belong to, and
+/// the groups the lab knows (a job's `visibility` may name groups that do not exist: LAVA
+/// keeps only the known ones).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Viewer {
+    /// The user, if logged in.
+    pub user: Option<User>,
+    /// Their groups.
+    pub groups: BTreeSet<String>,
+    /// Every group of the lab.
+    pub known_groups: BTreeSet<String>,
 }
 
-/// [`can_view`] for a job known by its visibility and submitter only.
-pub fn can_view_as(is_public: bool, submitter: &str, viewer: Option<&User>) -> bool {
-    is_public || viewer.is_some_and(|u| u.is_admin || u.username == submitter)
+/// Whether `viewer` may see `job` (LAVA 2020.05's `TestJob.can_view`): its submitter and
+/// admins always; everyone a public job; a job whose `visibility` names groups, users in
+/// every one of those groups (the known ones); nobody else a personal job.
+pub fn can_view(job: &Job, viewer: &Viewer) -> bool {
+    if can_view_as(job.is_public, &job.submitter, viewer) {
+        return true;
+    }
+    if viewer.groups.is_empty() {
+        return false;
+    }
+    match job::definition_visibility(&job.definition) {
+        Visibility::Group(groups) => {
+            let known: Vec<&String> = groups
+                .iter()
+                .filter(|g| viewer.known_groups.contains(*g))
+                .collect();
+            !known.is_empty() && known.iter().all(|g| viewer.groups.contains(*g))
+        }
+        Visibility::Public | Visibility::Personal => false,
+    }
 }
 
-/// Whether `user` may cancel `job`: its submitter or an admin (LAVA's `can_cancel`).
-pub fn can_cancel(job: &Job, user: &User) -> bool {
-    user.is_admin || user.username == job.submitter
+/// [`can_view`] for a job known by its visibility and submitter only (lists that do not
+/// read definitions): public jobs, and any job for its submitter and admins. A job visible
+/// to groups is not shown to their members by this check; [`can_view`] shows it.
+pub fn can_view_as(is_public: bool, submitter: &str, viewer: &Viewer) -> bool {
+    is_public
+        || viewer
+            .user
+            .as_ref()
+            .is_some_and(|u| u.is_admin || u.username == submitter)
+}
+
+/// Whether `user` may cancel `job` (LAVA's `can_cancel`, without its state condition):
+/// its submitter, an admin, or a holder of `change` on the job's device — on its type
+/// when nobody holds `change` on the device, or when the job has no device yet.
+pub fn can_cancel(
+    job: &Job,
+    user: &User,
+    permissions: &Permissions,
+    device: Option<&Device>,
+) -> bool {
+    if user.is_admin || user.username == job.submitter {
+        return true;
+    }
+    match device {
+        Some(device) => permissions.can_change_device(device, &user.username),
+        None => job
+            .requested_device_type
+            .as_deref()
+            .is_some_and(|t| permissions.can_change_device_type(t, &user.username)),
+    }
 }
 
 impl Lab {
@@ -88,6 +140,7 @@ impl Lab {
             Submission::Pipeline(definition) => {
                 // Before the group is split: a refused group costs no sub-job rows.
                 self.check_devices_available(&definition, submitter).await?;
+                self.check_visibility(&definition).await?;
                 let group = self.random().uuid();
                 let multinode = definition.multinode.is_some();
                 (definition.jobs(text, submitter, now, &group)?, multinode)
@@ -118,7 +171,7 @@ impl Lab {
         submitter: &str,
     ) -> Result<()> {
         let Some(roles) = &definition.multinode else {
-            return Ok(());
+            return self.check_single_node(definition, submitter).await;
         };
         let mut needs = Vec::with_capacity(roles.len());
         for role in roles {
@@ -146,6 +199,55 @@ impl Lab {
             })
     }
 
+    /// LAVA's submit permission for a single-node job: when its type has devices (not
+    /// Retired), the submitter must be allowed on one of them carrying the job's tags. A
+    /// type without devices is not refused (the job waits for one, as before).
+    async fn check_single_node(&self, definition: &JobDefinition, submitter: &str) -> Result<()> {
+        let Some(device_type) = definition.device_type.as_deref() else {
+            return Ok(());
+        };
+        let devices = self.store().devices().await?;
+        let of_type = devices
+            .iter()
+            .any(|d| d.device_type == device_type && d.health != DeviceHealth::Retired);
+        if !of_type {
+            return Ok(());
+        }
+        let permissions = self.permissions().await?;
+        let need = Need {
+            device_type,
+            count: 1,
+            tags: &definition.tags,
+        };
+        Availability::new(&devices, &permissions)
+            .check(&[need], submitter)
+            .map_err(|e| {
+                tracing::info!(submitter, "submission refused: {e}");
+                LabError::DevicesUnavailable(e.to_string())
+            })
+    }
+
+    /// LAVA's check of `visibility: {group: [...]}`: at least one of the groups exists.
+    async fn check_visibility(&self, definition: &JobDefinition) -> Result<()> {
+        let Visibility::Group(groups) = &definition.visibility else {
+            return Ok(());
+        };
+        let known: BTreeSet<String> = self
+            .store()
+            .groups()
+            .await?
+            .into_iter()
+            .map(|(g, _)| g)
+            .collect();
+        if groups.iter().any(|g| known.contains(g)) {
+            Ok(())
+        } else {
+            Err(LabError::Invalid(
+                "No known groups were found in the visibility list.".into(),
+            ))
+        }
+    }
+
     /// Checks a definition as a submission would, without storing anything: the
     /// definition, and the warnings of what LAVA's dispatcher would refuse later.
     pub fn validate(&self, text: &str) -> Result<Validated> {
@@ -163,9 +265,10 @@ impl Lab {
     /// worker.
     pub async fn cancel(&self, id: JobId, by: &User) -> Result<Canceled> {
         let job = self.job(id).await?;
-        if !can_cancel(&job, by) {
+        if !self.may_cancel(&job, by).await? {
             return Err(LabError::PermissionDenied(format!(
-                "user '{}' may not cancel job {id}: only its submitter or an admin may",
+                "user '{}' may not cancel job {id}: only its submitter, an admin or a member \
+                 of a group with the change permission on its device or device type may",
                 by.username
             )));
         }
@@ -207,8 +310,45 @@ impl Lab {
         Ok(state)
     }
 
+    /// Who `user` is for [`can_view`]: their groups and the lab's.
+    pub async fn viewer(&self, user: Option<&User>) -> Result<Viewer> {
+        let Some(user) = user else {
+            return Ok(Viewer::default());
+        };
+        let mut viewer = Viewer {
+            user: Some(user.clone()),
+            ..Viewer::default()
+        };
+        for (group, members) in self.store().groups().await? {
+            if members.contains(&user.username) {
+                viewer.groups.insert(group.clone());
+            }
+            viewer.known_groups.insert(group);
+        }
+        Ok(viewer)
+    }
+
+    /// Whether `user` (`None`: anonymous) may see `job`: [`can_view`] with their groups.
+    pub async fn may_view(&self, job: &Job, user: Option<&User>) -> Result<bool> {
+        Ok(can_view(job, &self.viewer(user).await?))
+    }
+
+    /// Whether `user` may cancel `job`: [`can_cancel`] with the lab's permissions.
+    pub async fn may_cancel(&self, job: &Job, user: &User) -> Result<bool> {
+        if user.is_admin || user.username == job.submitter {
+            return Ok(true);
+        }
+        let device = match &job.actual_device {
+            Some(hostname) => self.store().device(hostname).await?,
+            None => None,
+        };
+        let permissions = self.permissions().await?;
+        Ok(can_cancel(job, user, &permissions, device.as_ref()))
+    }
+
     /// Jobs matching `query`, newest first.
     pub async fn jobs(&self, query: &JobQuery) -> Result<Vec<Job>> {
+        let viewer = self.viewer(query.viewer.as_ref()).await?;
         // The store filters by state and counts; the rest is filtered here. A page is read
         // from the newest jobs on, asking for more while too few of them match (most jobs
         // are public: one read is the rule), so that a page does not read the whole
@@ -223,7 +363,10 @@ impl Lab {
             };
             let jobs = self.store().jobs(&filter).await?;
             let complete = read.is_none_or(|n| jobs.len() < n);
-            let matching: Vec<Job> = jobs.into_iter().filter(|j| query.matches(j)).collect();
+            let matching: Vec<Job> = jobs
+                .into_iter()
+                .filter(|j| query.matches(j, &viewer))
+                .collect();
             if complete || wanted.is_some_and(|w| matching.len() >= w) {
                 return Ok(matching
                     .into_iter()
@@ -238,7 +381,7 @@ impl Lab {
     /// A job that `viewer` may see; a job they may not see is "not found", as in LAVA.
     pub async fn visible_job(&self, id: JobId, viewer: Option<&User>) -> Result<Job> {
         let job = self.job(id).await?;
-        if can_view(&job, viewer) {
+        if self.may_view(&job, viewer).await? {
             Ok(job)
         } else {
             Err(LabError::NotFound(format!("job {id}")))
@@ -374,6 +517,113 @@ mod tests {
         lab.store().update_device(&retired).await.unwrap();
         // A Bad device may be back tomorrow: it counts.
         assert!(lab.submit(&multinode(1, 1), "bob").await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn group_visibility_lets_members_of_every_listed_group_see_the_job() {
+        let (_dir, lab) = lab().await;
+        for name in ["bob", "gina", "hal", "ivy"] {
+            lab.add_user(name, false, "").await.unwrap();
+        }
+        lab.add_group("qa").await.unwrap();
+        lab.add_group("ops").await.unwrap();
+        lab.add_group_member("qa", "gina").await.unwrap();
+        lab.add_group_member("ops", "gina").await.unwrap();
+        lab.add_group_member("qa", "hal").await.unwrap();
+        let unknown = JOB.replace("visibility: public", "visibility:\n  group: [nobody-knows]");
+        let err = lab.submit(&unknown, "bob").await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "No known groups were found in the visibility list."
+        );
+        // An unknown group beside known ones is left out, as LAVA leaves it out.
+        let grouped = JOB.replace(
+            "visibility: public",
+            "visibility:\n  group: [qa, ops, nobody-knows]",
+        );
+        let id = lab.submit(&grouped, "bob").await.unwrap().ids[0];
+        let job = lab.job(id).await.unwrap();
+        let sees = |name: &'static str| {
+            let lab = &lab;
+            let job = job.clone();
+            async move { lab.may_view(&job, Some(&user(name, false))).await.unwrap() }
+        };
+        assert!(sees("bob").await, "the submitter");
+        assert!(sees("gina").await, "in qa and ops");
+        assert!(!sees("hal").await, "in qa only");
+        assert!(!sees("ivy").await, "in no group");
+        assert!(!lab.may_view(&job, None).await.unwrap());
+        assert!(lab.may_view(&job, Some(&user("root", true))).await.unwrap());
+        let listed = lab
+            .jobs(&JobQuery {
+                viewer: Some(user("gina", false)),
+                ..JobQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(listed.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn submit_and_cancel_follow_device_and_device_type_permissions() {
+        use lava_core::scheduler::ObjectPermission;
+        use lava_store::GrantOn;
+        let (_dir, lab) = lab().await;
+        device(&lab, "shell01", "worker01").await;
+        for name in ["alice", "bob", "carl", "dana"] {
+            lab.add_user(name, false, "").await.unwrap();
+        }
+        lab.add_group("lab").await.unwrap();
+        lab.add_group("keepers").await.unwrap();
+        lab.add_group("type-keepers").await.unwrap();
+        lab.add_group_member("lab", "alice").await.unwrap();
+        lab.add_group_member("keepers", "carl").await.unwrap();
+        lab.add_group_member("type-keepers", "dana").await.unwrap();
+        lab.grant(GrantOn::Device, "shell01", "lab", ObjectPermission::Submit)
+            .await
+            .unwrap();
+        // bob is in no group holding submit on the only device: refused in LAVA's words.
+        let err = lab.submit(JOB, "bob").await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "No devices from ['shell01'] pool are currently available to user bob"
+        );
+        let id = lab.submit(JOB, "alice").await.unwrap().ids[0];
+        // Change on the type lets dana cancel a job that has no device yet; carl's change
+        // on the device does not count before the job holds it.
+        lab.grant(
+            GrantOn::DeviceType,
+            "shell",
+            "type-keepers",
+            ObjectPermission::Change,
+        )
+        .await
+        .unwrap();
+        lab.grant(
+            GrantOn::Device,
+            "shell01",
+            "keepers",
+            ObjectPermission::Change,
+        )
+        .await
+        .unwrap();
+        let err = lab.cancel(id, &user("carl", false)).await.unwrap_err();
+        assert!(matches!(err, LabError::PermissionDenied(_)), "{err}");
+        let err = lab.cancel(id, &user("bob", false)).await.unwrap_err();
+        assert!(matches!(err, LabError::PermissionDenied(_)), "{err}");
+        assert_eq!(
+            lab.cancel(id, &user("dana", false)).await.unwrap(),
+            Canceled::Now
+        );
+        // On a job holding shell01, carl (change on the device) may cancel and dana may not:
+        // the device answers for itself once a group holds change on it.
+        let mut job = lab
+            .job(lab.submit(JOB, "alice").await.unwrap().ids[0])
+            .await
+            .unwrap();
+        job.actual_device = Some("shell01".into());
+        assert!(lab.may_cancel(&job, &user("carl", false)).await.unwrap());
+        assert!(!lab.may_cancel(&job, &user("dana", false)).await.unwrap());
     }
 
     #[tokio::test]

@@ -244,7 +244,14 @@ mod tests {
         assert!(why.to_string().contains("offline worker"), "{why}");
         let tagged = JOB.replace("actions:", "tags: [usb]\nactions:");
         lab.add_tag("usb", "").await.unwrap();
+        // LAVA refuses a submission no device's tags can satisfy: the tag goes after it.
+        let with_tag = |tags: &[&str]| crate::DeviceUpdate {
+            tags: Some(tags.iter().map(|t| t.to_string()).collect()),
+            ..crate::DeviceUpdate::default()
+        };
+        lab.update_device("d1", &with_tag(&["usb"])).await.unwrap();
         let tagged = lab.submit(&tagged, "bob").await.unwrap().ids[0];
+        lab.update_device("d1", &with_tag(&[])).await.unwrap();
         // Submitted after the published pass: a new pass explains it.
         let why = lab.why(tagged, None).await.unwrap();
         assert_eq!(why.kind(), "no_device_with_tags", "{why}");

@@ -42,8 +42,8 @@ pub use sqlite::{sqlite_schema_version, SqliteBackend, SqliteStore};
 pub use store::Store;
 pub use token::{digest as token_digest, generate_token};
 pub use types::{
-    Applied, ChangeSet, HealthHistory, JobEnd, JobFilter, JobLog, Precondition, ProcessedEnd,
-    SchedulerSnapshot, TestCase, TokenInfo, User, WorkerAccess,
+    Applied, ChangeSet, Grant, GrantOn, HealthHistory, JobEnd, JobFilter, JobLog, Precondition,
+    ProcessedEnd, SchedulerSnapshot, TestCase, TokenInfo, User, WorkerAccess,
 };
 
 /// The schema version this build writes (and the newest it can open).

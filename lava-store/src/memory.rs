@@ -10,13 +10,13 @@ use crate::error::{Result, StoreError};
 use crate::store::Store;
 use crate::token::digest;
 use crate::types::{
-    Applied, ChangeSet, HealthHistory, JobEnd, JobFilter, JobLog, Precondition, SchedulerSnapshot,
-    TestCase, TokenInfo, User, WorkerAccess,
+    Applied, ChangeSet, Grant, GrantOn, HealthHistory, JobEnd, JobFilter, JobLog, Precondition,
+    SchedulerSnapshot, TestCase, TokenInfo, User, WorkerAccess,
 };
 use async_trait::async_trait;
 use lava_core::model::{Device, DeviceType, Job, JobId, JobState, Tag, Worker, WorkerProtocol};
 use lava_core::time::Timestamp;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Mutex;
 
 #[derive(Debug, Clone, Default)]
@@ -47,6 +47,9 @@ struct State {
     next_token: i64,
     jobs: BTreeMap<JobId, JobRow>,
     next_job: JobId,
+    /// Groups and their members.
+    groups: BTreeMap<String, BTreeSet<String>>,
+    grants: BTreeSet<Grant>,
 }
 
 /// A [`Store`] in memory.
@@ -299,8 +302,10 @@ impl Store for MemoryStore {
             }
             s.device_types
                 .remove(name)
-                .map(drop)
-                .ok_or(StoreError::NotFound(what))
+                .ok_or(StoreError::NotFound(what))?;
+            s.grants
+                .retain(|g| !(g.on == GrantOn::DeviceType && g.object == name));
+            Ok(())
         })
     }
 
@@ -432,8 +437,10 @@ impl Store for MemoryStore {
             }
             s.devices
                 .remove(hostname)
-                .map(drop)
-                .ok_or_else(|| StoreError::NotFound(format!("device {hostname}")))
+                .ok_or_else(|| StoreError::NotFound(format!("device {hostname}")))?;
+            s.grants
+                .retain(|g| !(g.on == GrantOn::Device && g.object == hostname));
+            Ok(())
         })
     }
 
@@ -472,8 +479,107 @@ impl Store for MemoryStore {
                 .remove(username)
                 .ok_or_else(|| StoreError::NotFound(format!("user {username}")))?;
             s.tokens.retain(|_, t| t.info.username != username);
+            for members in s.groups.values_mut() {
+                members.remove(username);
+            }
             Ok(())
         })
+    }
+
+    async fn add_group(&self, name: &str) -> Result<()> {
+        self.write(|s| {
+            if s.groups.contains_key(name) {
+                return Err(StoreError::AlreadyExists(format!("group {name}")));
+            }
+            s.groups.insert(name.to_owned(), BTreeSet::new());
+            Ok(())
+        })
+    }
+
+    async fn remove_group(&self, name: &str) -> Result<()> {
+        self.write(|s| {
+            s.groups
+                .remove(name)
+                .ok_or_else(|| StoreError::NotFound(format!("group {name}")))?;
+            s.grants.retain(|g| g.group != name);
+            Ok(())
+        })
+    }
+
+    async fn groups(&self) -> Result<Vec<(String, Vec<String>)>> {
+        self.read(|s| {
+            Ok(s.groups
+                .iter()
+                .map(|(g, members)| (g.clone(), members.iter().cloned().collect()))
+                .collect())
+        })
+    }
+
+    async fn add_group_member(&self, group: &str, username: &str) -> Result<()> {
+        self.write(|s| {
+            if !s.users.contains_key(username) {
+                return Err(StoreError::NotFound(format!("user {username}")));
+            }
+            s.groups
+                .get_mut(group)
+                .ok_or_else(|| StoreError::NotFound(format!("group {group}")))?
+                .insert(username.to_owned());
+            Ok(())
+        })
+    }
+
+    async fn remove_group_member(&self, group: &str, username: &str) -> Result<()> {
+        self.write(|s| {
+            let members = s
+                .groups
+                .get_mut(group)
+                .ok_or_else(|| StoreError::NotFound(format!("group {group}")))?;
+            if !members.remove(username) {
+                return Err(StoreError::NotFound(format!(
+                    "user {username} in group {group}"
+                )));
+            }
+            Ok(())
+        })
+    }
+
+    async fn add_grant(&self, grant: &Grant) -> Result<()> {
+        self.write(|s| {
+            if !s.groups.contains_key(&grant.group) {
+                return Err(StoreError::NotFound(format!("group {}", grant.group)));
+            }
+            let exists = match grant.on {
+                GrantOn::Device => s.devices.contains_key(&grant.object),
+                GrantOn::DeviceType => s.device_types.contains_key(&grant.object),
+            };
+            if !exists {
+                return Err(StoreError::NotFound(format!(
+                    "{} {}",
+                    grant.on.name().replace('_', " "),
+                    grant.object
+                )));
+            }
+            s.grants.insert(grant.clone());
+            Ok(())
+        })
+    }
+
+    async fn remove_grant(&self, grant: &Grant) -> Result<()> {
+        self.write(|s| {
+            if !s.grants.remove(grant) {
+                return Err(StoreError::NotFound(format!(
+                    "permission {} of group {} on {}",
+                    grant.codename(),
+                    grant.group,
+                    grant.object
+                )));
+            }
+            Ok(())
+        })
+    }
+
+    async fn grants(&self) -> Result<Vec<Grant>> {
+        self.read(|s| Ok(s.grants.iter().cloned().collect()))
     }
 
     async fn add_token(

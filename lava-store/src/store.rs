@@ -2,8 +2,8 @@
 
 use crate::error::Result;
 use crate::types::{
-    Applied, ChangeSet, JobEnd, JobFilter, JobLog, SchedulerSnapshot, TestCase, TokenInfo, User,
-    WorkerAccess,
+    Applied, ChangeSet, Grant, JobEnd, JobFilter, JobLog, SchedulerSnapshot, TestCase, TokenInfo,
+    User, WorkerAccess,
 };
 use async_trait::async_trait;
 use lava_core::model::{Device, DeviceType, Job, JobId, Tag, Worker, WorkerProtocol};
@@ -97,6 +97,24 @@ pub trait Store: Send + Sync {
     async fn remove_token(&self, id: i64) -> Result<()>;
     /// The user that `secret` belongs to, if it is a token of `username`.
     async fn authenticate(&self, username: &str, secret: &str) -> Result<Option<User>>;
+
+    // ---- groups and permissions (LAVA's Django groups and object permissions)
+    /// Adds a group; fails if the name is taken.
+    async fn add_group(&self, name: &str) -> Result<()>;
+    /// Removes a group, its members and its grants.
+    async fn remove_group(&self, name: &str) -> Result<()>;
+    /// Every group with its members, by name.
+    async fn groups(&self) -> Result<Vec<(String, Vec<String>)>>;
+    /// Makes a user a member of a group (both must exist; being one already is fine).
+    async fn add_group_member(&self, group: &str, username: &str) -> Result<()>;
+    /// Removes a user from a group.
+    async fn remove_group_member(&self, group: &str, username: &str) -> Result<()>;
+    /// Grants a permission (the group and the object must exist; granted already is fine).
+    async fn add_grant(&self, grant: &Grant) -> Result<()>;
+    /// Revokes a permission.
+    async fn remove_grant(&self, grant: &Grant) -> Result<()>;
+    /// Every grant, sorted.
+    async fn grants(&self) -> Result<Vec<Grant>>;
 
     // ---- jobs
     /// Stores new jobs in one transaction (a single job, or every sub-job of a multinode

@@ -20,6 +20,63 @@ pub struct User {
     pub email: String,
 }
 
+/// What a group permission is granted on (LAVA's `GroupDevicePermission` and
+/// `GroupDeviceTypePermission`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum GrantOn {
+    /// A device, by hostname.
+    Device,
+    /// A device type, by name.
+    DeviceType,
+}
+
+impl GrantOn {
+    /// The name stored (`device`, `device_type`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            GrantOn::Device => "device",
+            GrantOn::DeviceType => "device_type",
+        }
+    }
+
+    /// The kind for a stored name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "device" => Some(GrantOn::Device),
+            "device_type" => Some(GrantOn::DeviceType),
+            _ => None,
+        }
+    }
+}
+
+/// One permission granted to a group's members on a device or a device type.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Grant {
+    /// A device or a device type.
+    pub on: GrantOn,
+    /// Its hostname or name.
+    pub object: String,
+    /// The group.
+    pub group: String,
+    /// What the group's members may do (view, submit, change).
+    pub permission: lava_core::scheduler::ObjectPermission,
+}
+
+impl Grant {
+    /// LAVA's codename of the permission (`submit_to_device`, `change_devicetype`, …).
+    pub fn codename(&self) -> &'static str {
+        use lava_core::scheduler::ObjectPermission::{Change, Submit, View};
+        match (self.on, self.permission) {
+            (GrantOn::Device, View) => "view_device",
+            (GrantOn::Device, Submit) => "submit_to_device",
+            (GrantOn::Device, Change) => "change_device",
+            (GrantOn::DeviceType, View) => "view_devicetype",
+            (GrantOn::DeviceType, Submit) => "submit_to_devicetype",
+            (GrantOn::DeviceType, Change) => "change_devicetype",
+        }
+    }
+}
+
 /// An API token as the store shows it: the secret itself is never stored, only its digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenInfo {

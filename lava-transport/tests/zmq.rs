@@ -541,5 +541,13 @@ async fn with_curve_a_certificate_admits_the_worker_it_names_only() {
             .unwrap(),
         frames(&["PONG", "20"])
     );
-    drop((impostor, second));
+    // LAVA's lava-logs uses the master's key pair as `lava-logs`: any admitted key may.
+    let mut logs = connect_slave(&endpoint, "lava-logs", &plain(), Some(&allowed)).unwrap();
+    logs.send(frames(&["PING"])).await.unwrap();
+    let (peer, got) = within("lava-logs' PING", master.recv()).await.unwrap();
+    assert_eq!(
+        (peer.hostname().ok(), got),
+        (Some("lava-logs"), frames(&["PING"]))
+    );
+    drop((impostor, second, logs));
 }

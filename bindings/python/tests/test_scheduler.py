@@ -49,6 +49,7 @@ def test_empty_lab_decides_nothing():
         "available_devices": {},
         "skipped_devices": [],
         "waiting_jobs": [],
+        "released": [],
     }
 
 

@@ -4,12 +4,14 @@
 //! the lab checks a dictionary (it renders to a YAML mapping, with every device-types
 //! directory of the lab) before it replaces the one on disk.
 
+use crate::admin::groups::{run_perm, PermCommand};
 use crate::admin::lab::{block_on, print_json, read_file, LabArgs};
 use crate::admin::AdminError;
 use clap::{Args, Subcommand};
 use lava_core::model::{Device, DeviceHealth, DeviceType, HealthDenominator};
 use lava_core::templates::JobContext;
 use lava_lab::{DeviceUpdate, NewDevice, NewDeviceType};
+use lava_store::GrantOn;
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -55,6 +57,9 @@ enum DeviceTypesCommand {
     /// Device-type templates (device-types/NAME.jinja2).
     #[command(subcommand)]
     Template(TemplateCommand),
+    /// Group permissions on device types (view, submit, change).
+    #[command(subcommand)]
+    Perm(PermCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -135,6 +140,9 @@ enum DevicesCommand {
     /// Device dictionaries.
     #[command(subcommand)]
     Dict(DictCommand),
+    /// Group permissions on devices (view, submit, change).
+    #[command(subcommand)]
+    Perm(PermCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -261,6 +269,9 @@ pub fn run_device_types(args: DeviceTypesArgs, lab_args: LabArgs) -> Result<(), 
             DeviceTypesCommand::Show { name } => {
                 print_json(&device_type_json(&lab.device_type(&name).await?));
             }
+            DeviceTypesCommand::Perm(command) => {
+                run_perm(&lab, GrantOn::DeviceType, command, lab_args.json).await?;
+            }
             DeviceTypesCommand::Template(TemplateCommand::Set { name, file }) => {
                 let text = read_file(&file)?;
                 lab.set_device_type_template(&name, &text)
@@ -354,6 +365,9 @@ pub fn run_devices(args: DevicesArgs, lab_args: LabArgs) -> Result<(), AdminErro
             }
             DevicesCommand::Show { hostname } => {
                 print_json(&device_json(&lab.device(&hostname).await?));
+            }
+            DevicesCommand::Perm(command) => {
+                run_perm(&lab, GrantOn::Device, command, lab_args.json).await?;
             }
             DevicesCommand::Dict(DictCommand::Set { hostname, file }) => {
                 let text = read_file(&file)?;

@@ -5,6 +5,7 @@
 
 pub mod certificates;
 pub mod devices;
+pub mod groups;
 pub mod jobs;
 pub mod lab;
 pub mod templates;
@@ -42,6 +43,8 @@ pub enum Command {
     Users(jobs::UsersArgs),
     /// API tokens.
     Tokens(jobs::TokensArgs),
+    /// Groups of users (permissions on devices and device types are granted to groups).
+    Groups(groups::GroupsArgs),
     /// CurveZMQ certificates for --encrypt (pyzmq/LAVA format).
     #[command(subcommand)]
     Certificates(certificates::CertificatesCommand),
@@ -81,6 +84,7 @@ pub fn run(cli: Cli) -> Result<std::process::ExitCode, AdminError> {
         Command::Jobs(args) => jobs::run(args, cli.lab),
         Command::Users(args) => done(jobs::run_users(args, cli.lab)),
         Command::Tokens(args) => done(jobs::run_tokens(args, cli.lab)),
+        Command::Groups(args) => done(groups::run(args, cli.lab)),
         Command::Certificates(command) => done(certificates::run(command)),
     }
 }

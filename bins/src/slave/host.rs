@@ -1,6 +1,7 @@
 //! The slave's identity and its logging set-up.
 
 use std::fs::OpenOptions;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Mutex;
@@ -62,7 +63,12 @@ pub fn init_logging(log_file: &str, level: &str) -> Result<(), LoggingError> {
         .with_max_level(level)
         .with_target(false);
     if log_file == "-" {
-        builder.with_writer(std::io::stdout).init();
+        // Colour only for a person at a terminal; a file or a pipe gets plain lines.
+        let colour = std::io::stdout().is_terminal();
+        builder
+            .with_ansi(colour)
+            .with_writer(std::io::stdout)
+            .init();
     } else {
         let path = PathBuf::from(log_file);
         // A fresh machine may lack /var/log/lava-dispatcher: create it as the package would.

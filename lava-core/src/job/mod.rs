@@ -33,7 +33,7 @@ pub mod yaml;
 
 pub use legacy::{legacy_reason, LEGACY_REASON};
 pub use multinode::{set_multinode_roles, split_multinode, SubJob};
-pub use validate::CONTEXT_VARIABLES;
+pub use validate::{definition_visibility, CONTEXT_VARIABLES};
 
 use crate::model::{Job, JobHealth, JobState, MultinodeMembership, Priority};
 use crate::time::Timestamp;

@@ -113,6 +113,14 @@ fn priority(tree: &Node) -> Priority {
     }
 }
 
+/// A stored definition's `visibility` (Personal when it cannot be read): who may see the
+/// job, for a viewer who is neither its submitter nor an admin.
+pub fn definition_visibility(definition: &str) -> Visibility {
+    super::yaml::parse(definition)
+        .map(|tree| visibility(&tree))
+        .unwrap_or(Visibility::Personal)
+}
+
 fn visibility(tree: &Node) -> Visibility {
     match tree.get("visibility") {
         Some(v) if v.as_str() == Some("public") => Visibility::Public,

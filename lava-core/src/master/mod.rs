@@ -121,6 +121,10 @@ pub enum PeerRejection {
     /// for anonymous peers, empty, too long).
     #[error(transparent)]
     Identity(#[from] IdentityError),
+    /// The identity is a hostname that can never be a worker's (`workers add` refuses it):
+    /// not even HELLO is answered, so no worker is created for it.
+    #[error(transparent)]
+    WorkerName(#[from] crate::model::WorkerNameError),
     /// `lava-logs` sent something other than PING.
     #[error("lava-logs may only send PING, not {action}")]
     LavaLogsAction {
@@ -542,6 +546,13 @@ impl Master {
                     },
                 });
             }
+            return;
+        }
+        if let Err(e) = crate::model::check_worker_name(&hostname) {
+            self.events.push_back(Event::PeerRejected {
+                peer: peer.clone(),
+                reason: PeerRejection::WorkerName(e),
+            });
             return;
         }
         match message {

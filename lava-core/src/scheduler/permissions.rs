@@ -119,6 +119,38 @@ impl Permissions {
             && !restricted(self.device_types.get(&device.device_type))
     }
 
+    /// Whether the user holds `Change` on an object with these grants (LAVA's
+    /// `user.has_perm(change_*, object)`: active superusers hold everything, inactive
+    /// users nothing, others through their groups).
+    fn holds_change(&self, username: &str, grants: Option<&Vec<GroupPermission>>) -> bool {
+        let plain = UserAccess::default();
+        let user = self.users.get(username).unwrap_or(&plain);
+        user.is_active
+            && (user.is_superuser
+                || grants.is_some_and(|g| {
+                    g.iter().any(|p| {
+                        p.permission == ObjectPermission::Change && user.groups.contains(&p.group)
+                    })
+                }))
+    }
+
+    /// LAVA's `DeviceType.can_change(user)`: `change_devicetype` on the type.
+    pub fn can_change_device_type(&self, device_type: &str, username: &str) -> bool {
+        self.holds_change(username, self.device_types.get(device_type))
+    }
+
+    /// LAVA's `Device.can_change(user)`: `change_device` on the device, or, when no group
+    /// holds `change_device` on it, `change_devicetype` on its type.
+    pub fn can_change_device(&self, device: &Device, username: &str) -> bool {
+        let grants = self.devices.get(&device.hostname);
+        if self.holds_change(username, grants) {
+            return true;
+        }
+        let restricted =
+            grants.is_some_and(|g| g.iter().any(|p| p.permission == ObjectPermission::Change));
+        !restricted && self.can_change_device_type(&device.device_type, username)
+    }
+
     /// LAVA's `Device.can_submit(user)` for the user named `username`, leaving out its
     /// first rule (a Retired device takes no job): the scheduler never offers a Retired
     /// device, and an explanation counts it by its health, not as a permission problem.
@@ -289,6 +321,29 @@ mod tests {
         assert!(!p.can_submit(&d, "gone"));
         // An inactive user still counts as logged in for an open device.
         assert!(p.can_submit(&device("qemu01", "qemu"), "gone"));
+    }
+
+    #[test]
+    fn change_on_a_device_or_else_its_type() {
+        let mut p = Permissions::default();
+        p.device_types.insert(
+            "panda".into(),
+            vec![grant("type-admins", ObjectPermission::Change)],
+        );
+        p.devices.insert(
+            "panda02".into(),
+            vec![grant("dev-admins", ObjectPermission::Change)],
+        );
+        p.users.insert("tina".into(), member("type-admins"));
+        p.users.insert("dora".into(), member("dev-admins"));
+        let (one, two) = (device("panda01", "panda"), device("panda02", "panda"));
+        assert!(p.can_change_device(&one, "tina"));
+        assert!(!p.can_change_device(&one, "dora"));
+        // panda02 answers for itself: its type's admins do not count.
+        assert!(!p.can_change_device(&two, "tina"));
+        assert!(p.can_change_device(&two, "dora"));
+        assert!(p.can_change_device_type("panda", "tina"));
+        assert!(!p.can_change_device_type("panda", "nobody"));
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub use context::{check_mapping, JobContext};
 pub use error::{TemplateError, TemplateErrorKind};
 pub use extends::dictionary_extends;
 pub use loader::{LoadError, LoadedSource, Preloaded, TemplateLoader};
-pub use renderer::{dictionary_name, DeviceCheck, Limits, Renderer};
+pub use renderer::{dictionary_name, references_itself, DeviceCheck, Limits, Renderer};
 
 /// Renders `dictionary` with `job_context` in a one-off [`Renderer`] over `loader`
 /// (convenient for tools; a long-lived process keeps a `Renderer`).

@@ -314,6 +314,14 @@ fn context_key(job_context: &JobContext) -> String {
     key
 }
 
+/// Whether `source`, as the template `name`, names itself literally in `extends`,
+/// `include`, `import` or `from`: checked against the loader, such a template would be
+/// rendered over the *old* file of that name and pass, then never render once saved.
+pub fn references_itself(name: &str, source: &str) -> bool {
+    super::memo::static_references(&jinja2_source(source))
+        .is_some_and(|names| names.iter().any(|n| n == name))
+}
+
 /// The dictionary template of a device.
 pub fn dictionary_name(hostname: &str) -> String {
     format!("{hostname}.jinja2")

@@ -4,7 +4,7 @@ use super::Call;
 use crate::fault::Fault;
 use crate::value::{python_datetime_str, StructBuilder, Value};
 use lava_core::model::{Job, JobHealth, JobState};
-use lava_lab::{can_cancel, can_view, JobQuery, JobWait, LabError};
+use lava_lab::{JobQuery, JobWait, LabError};
 
 /// LAVA caps one page of `scheduler.jobs.list` at 100 jobs.
 const MAX_PAGE: i64 = 100;
@@ -18,7 +18,7 @@ async fn visible_job(call: &Call<'_>, index: usize) -> Result<Job, Fault> {
         }
         other => other?,
     };
-    if !can_view(&job, call.user.as_ref()) {
+    if !call.lab.may_view(&job, call.user.as_ref()).await? {
         return Err(Fault::forbidden(format!(
             "Job '{id}' not available to user '{}'.",
             call.who()
@@ -113,7 +113,7 @@ pub(super) async fn cancel(call: &Call<'_>) -> Result<Value, Fault> {
         Some(_) => {}
     }
     let job = visible_job(call, 0).await?;
-    if !can_cancel(&job, user) {
+    if !call.lab.may_cancel(&job, user).await? {
         return Err(Fault::forbidden("Permission denied."));
     }
     call.lab.cancel(job.id, user).await?;

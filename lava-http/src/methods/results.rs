@@ -4,7 +4,7 @@ use super::Call;
 use crate::fault::{codes, Fault};
 use crate::value::Value;
 use lava_core::model::JobId;
-use lava_lab::{can_view, LabError};
+use lava_lab::LabError;
 use lava_store::TestCase;
 use std::collections::BTreeMap;
 
@@ -17,7 +17,7 @@ pub(super) async fn get_testjob_results_yaml(call: &Call<'_>) -> Result<Value, F
         Err(LabError::NotFound(_)) => return Err(Fault::not_found("Specified job not found.")),
         other => other?,
     };
-    if !can_view(&job, call.user.as_ref()) {
+    if !call.lab.may_view(&job, call.user.as_ref()).await? {
         // LAVA answers 401 here, not 403.
         return Err(Fault::new(
             codes::AUTH_REQUIRED,

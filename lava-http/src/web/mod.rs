@@ -79,9 +79,10 @@ impl Page {
     }
 }
 
-/// Who asks: nobody, a user, or credentials that do not match.
+/// Who asks, as the request's credentials say: nobody, a user, or credentials that do not
+/// match. (What that user may see is the lab's [`lava_lab::Viewer`].)
 #[derive(Debug, Clone)]
-pub enum Viewer {
+pub enum Login {
     /// No credentials: public pages only.
     Anonymous,
     /// A logged-in user.
@@ -90,10 +91,10 @@ pub enum Viewer {
     Refused,
 }
 
-impl Viewer {
+impl Login {
     fn user(&self) -> Option<&User> {
         match self {
-            Viewer::User(user) => Some(user),
+            Login::User(user) => Some(user),
             _ => None,
         }
     }
@@ -115,33 +116,47 @@ impl Web {
         }
     }
 
-    /// The viewer of a request with this `Authorization` header.
-    pub async fn viewer(&self, authorization: Option<&[u8]>) -> Viewer {
+    /// Who asks, from a request's `Authorization` header.
+    pub async fn login(&self, authorization: Option<&[u8]>) -> Login {
         let Some(header) = authorization else {
-            return Viewer::Anonymous;
+            return Login::Anonymous;
         };
         let Ok((username, token)) = parse_basic(header) else {
-            return Viewer::Refused;
+            return Login::Refused;
         };
         match self.lab.authenticate(&username, &token).await {
-            Ok(Some(user)) => Viewer::User(user),
-            Ok(None) => Viewer::Refused,
+            Ok(Some(user)) => Login::User(user),
+            Ok(None) => Login::Refused,
             Err(e) => {
                 tracing::warn!("web login of '{username}' could not be checked: {e}");
-                Viewer::Refused
+                Login::Refused
             }
         }
     }
 
-    /// Answers `method path?query` for `viewer`. GET never changes the lab.
-    pub async fn page(&self, method: &Method, path: &str, query: &str, viewer: &Viewer) -> Page {
-        if matches!(viewer, Viewer::Refused) {
+    /// Answers `method path?query` for `login`. GET never changes the lab.
+    pub async fn page(&self, method: &Method, path: &str, query: &str, login: &Login) -> Page {
+        if matches!(login, Login::Refused) {
             return self.challenge("The username or token is not valid.");
         }
+        let viewer = match self.lab.viewer(login.user()).await {
+            Ok(viewer) => viewer,
+            Err(e) => {
+                let anonymous = lava_lab::Viewer::default();
+                let pages = pages::Pages {
+                    lab: &self.lab,
+                    templates: &self.templates,
+                    viewer: None,
+                    groups: &anonymous,
+                };
+                return pages.error(&pages::PageError::from(e));
+            }
+        };
         let pages = pages::Pages {
             lab: &self.lab,
             templates: &self.templates,
-            viewer: viewer.user(),
+            viewer: login.user(),
+            groups: &viewer,
         };
         let segments: Vec<&str> = path
             .trim_start_matches('/')
@@ -176,10 +191,12 @@ impl Web {
     }
 
     fn challenge(&self, why: &str) -> Page {
+        let anonymous = lava_lab::Viewer::default();
         let mut page = pages::Pages {
             lab: &self.lab,
             templates: &self.templates,
             viewer: None,
+            groups: &anonymous,
         }
         .error(&pages::PageError::LoginRequired(why.to_owned()));
         page.challenge = true;
@@ -237,7 +254,7 @@ async fn serve(State(web): State<Web>, request: Request) -> Response {
         .headers()
         .get(header::AUTHORIZATION)
         .map(|v| v.as_bytes().to_vec());
-    let viewer = web.viewer(authorization.as_deref()).await;
+    let login = web.login(authorization.as_deref()).await;
     let page = if request.method() == Method::POST && !same_origin(&request) {
         Page::html(
             403,
@@ -246,7 +263,7 @@ async fn serve(State(web): State<Web>, request: Request) -> Response {
     } else {
         let path = request.uri().path().to_owned();
         let query = request.uri().query().unwrap_or("").to_owned();
-        web.page(request.method(), &path, &query, &viewer).await
+        web.page(request.method(), &path, &query, &login).await
     };
     into_response(page)
 }

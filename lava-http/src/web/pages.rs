@@ -5,9 +5,7 @@ use lava_core::model::{Device, Job, JobId, JobState, Worker};
 use lava_core::protocol::log::LogRecord;
 use lava_core::templates::JobContext;
 use lava_core::time::Timestamp;
-use lava_lab::{
-    can_cancel, can_view, can_view_as, worker_protocol, Canceled, JobQuery, Lab, LabError,
-};
+use lava_lab::{can_view, can_view_as, worker_protocol, Canceled, JobQuery, Lab, LabError};
 use lava_store::{JobFilter, User};
 use minijinja::Environment;
 use serde_json::{json, Value};
@@ -200,6 +198,8 @@ pub(super) struct Pages<'a> {
     pub lab: &'a Lab,
     pub templates: &'a Environment<'static>,
     pub viewer: Option<&'a User>,
+    /// What the viewer may see: their groups and the lab's.
+    pub groups: &'a lava_lab::Viewer,
 }
 
 impl Pages<'_> {
@@ -344,7 +344,7 @@ impl Pages<'_> {
         let queue = explanations.queue();
         let visible: Vec<&lava_lab::QueuedJob> = queue
             .iter()
-            .filter(|j| can_view_as(j.is_public, &j.submitter, self.viewer))
+            .filter(|j| can_view_as(j.is_public, &j.submitter, self.groups))
             .collect();
         let hidden = queue.len() - visible.len();
         let mut depth: BTreeMap<&str, usize> = BTreeMap::new();
@@ -464,7 +464,7 @@ impl Pages<'_> {
     async fn visible_job(&self, id: &str) -> Result<Job, PageError> {
         let id = parse_job_id(id)?;
         let job = self.lab.job(id).await?;
-        if can_view(&job, self.viewer) {
+        if can_view(&job, self.groups) {
             Ok(job)
         } else if self.viewer.is_none() {
             Err(PageError::LoginRequired(format!(
@@ -538,6 +538,12 @@ impl Pages<'_> {
             );
         }
         let finished = job.state == JobState::Finished;
+        let can_cancel = match self.viewer {
+            Some(user) if !finished && job.state != JobState::Canceling => {
+                self.lab.may_cancel(&job, user).await?
+            }
+            _ => false,
+        };
         self.render(
             "job.html",
             json!({
@@ -556,8 +562,7 @@ impl Pages<'_> {
                 "finished": finished,
                 "group": group,
                 "role": job.multinode.as_ref().map(|m| m.role.clone()),
-                "can_cancel": !finished && job.state != JobState::Canceling
-                    && self.viewer.is_some_and(|u| can_cancel(&job, u)),
+                "can_cancel": can_cancel,
             }),
         )
     }
@@ -653,7 +658,7 @@ impl Pages<'_> {
             .collect();
         let recent: Vec<Value> = jobs
             .iter()
-            .filter(|j| can_view(j, self.viewer))
+            .filter(|j| can_view(j, self.groups))
             .take(DEVICE_HISTORY)
             .map(job_row)
             .collect();

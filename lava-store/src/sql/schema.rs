@@ -118,6 +118,26 @@ ALTER TABLE workers ADD COLUMN protocol TEXT;
 ALTER TABLE workers ADD COLUMN refusal TEXT;
 ALTER TABLE jobs ADD COLUMN token TEXT;
 "#,
+    // 4: groups of users and the permissions granted to them on devices and device types
+    // (LAVA's Django groups, GroupDevicePermission and GroupDeviceTypePermission). A
+    // grant's object is a device or a device type (`kind`), dropped with it by the store.
+    r#"
+CREATE TABLE lab_groups (
+    name TEXT PRIMARY KEY
+);
+CREATE TABLE group_members (
+    group_name TEXT NOT NULL REFERENCES lab_groups(name) ON DELETE CASCADE,
+    username TEXT NOT NULL REFERENCES users(username) ON DELETE CASCADE,
+    PRIMARY KEY (group_name, username)
+);
+CREATE TABLE grants (
+    kind TEXT NOT NULL,
+    object TEXT NOT NULL,
+    group_name TEXT NOT NULL REFERENCES lab_groups(name) ON DELETE CASCADE,
+    permission TEXT NOT NULL,
+    PRIMARY KEY (kind, object, group_name, permission)
+);
+"#,
 ];
 
 /// The schema version this build writes.

@@ -4,8 +4,8 @@ use super::{ops, SqlTx};
 use crate::error::{Result, StoreError};
 use crate::store::Store;
 use crate::types::{
-    Applied, ChangeSet, JobEnd, JobFilter, JobLog, SchedulerSnapshot, TestCase, TokenInfo, User,
-    WorkerAccess,
+    Applied, ChangeSet, Grant, JobEnd, JobFilter, JobLog, SchedulerSnapshot, TestCase, TokenInfo,
+    User, WorkerAccess,
 };
 use async_trait::async_trait;
 use lava_core::model::{Device, DeviceType, Job, JobId, Tag, Worker, WorkerProtocol};
@@ -215,6 +215,46 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn remove_user(&self, username: &str) -> Result<()> {
         let u = username.to_owned();
         self.write(move |tx| ops::remove_user(tx, &u)).await
+    }
+
+    async fn add_group(&self, name: &str) -> Result<()> {
+        let name = name.to_owned();
+        self.write(move |tx| ops::add_group(tx, &name)).await
+    }
+
+    async fn remove_group(&self, name: &str) -> Result<()> {
+        let name = name.to_owned();
+        self.write(move |tx| ops::remove_group(tx, &name)).await
+    }
+
+    async fn groups(&self) -> Result<Vec<(String, Vec<String>)>> {
+        self.read(ops::groups).await
+    }
+
+    async fn add_group_member(&self, group: &str, username: &str) -> Result<()> {
+        let (group, username) = (group.to_owned(), username.to_owned());
+        self.write(move |tx| ops::add_group_member(tx, &group, &username))
+            .await
+    }
+
+    async fn remove_group_member(&self, group: &str, username: &str) -> Result<()> {
+        let (group, username) = (group.to_owned(), username.to_owned());
+        self.write(move |tx| ops::remove_group_member(tx, &group, &username))
+            .await
+    }
+
+    async fn add_grant(&self, grant: &Grant) -> Result<()> {
+        let grant = grant.clone();
+        self.write(move |tx| ops::add_grant(tx, &grant)).await
+    }
+
+    async fn remove_grant(&self, grant: &Grant) -> Result<()> {
+        let grant = grant.clone();
+        self.write(move |tx| ops::remove_grant(tx, &grant)).await
+    }
+
+    async fn grants(&self) -> Result<Vec<Grant>> {
+        self.read(ops::grants).await
     }
 
     async fn add_token(

@@ -259,6 +259,90 @@ pub async fn users_and_tokens(s: &dyn Store) {
     assert_eq!(s.user("alice").await.unwrap(), None);
 }
 
+pub async fn groups_and_grants(s: &dyn Store) {
+    use lava_core::scheduler::ObjectPermission;
+    use lava_store::{Grant, GrantOn};
+    small_lab(s).await;
+    for name in ["alice", "bob"] {
+        let user = User {
+            username: name.into(),
+            is_admin: false,
+            email: String::new(),
+        };
+        s.add_user(&user).await.unwrap();
+    }
+    s.add_group("lab").await.unwrap();
+    s.add_group("admins").await.unwrap();
+    assert!(matches!(
+        s.add_group("lab").await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    s.add_group_member("lab", "alice").await.unwrap();
+    s.add_group_member("lab", "alice").await.unwrap();
+    s.add_group_member("lab", "bob").await.unwrap();
+    assert!(matches!(
+        s.add_group_member("lab", "carol").await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        s.add_group_member("nope", "alice").await,
+        Err(StoreError::NotFound(_))
+    ));
+    s.remove_group_member("lab", "bob").await.unwrap();
+    assert!(matches!(
+        s.remove_group_member("lab", "bob").await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(
+        s.groups().await.unwrap(),
+        vec![
+            ("admins".to_owned(), vec![]),
+            ("lab".to_owned(), vec!["alice".to_owned()])
+        ]
+    );
+    let device = s.devices().await.unwrap()[0].clone();
+    let on_device = Grant {
+        on: GrantOn::Device,
+        object: device.hostname.clone(),
+        group: "lab".into(),
+        permission: ObjectPermission::Submit,
+    };
+    let on_type = Grant {
+        on: GrantOn::DeviceType,
+        object: device.device_type.clone(),
+        group: "admins".into(),
+        permission: ObjectPermission::Change,
+    };
+    s.add_grant(&on_device).await.unwrap();
+    s.add_grant(&on_device).await.unwrap();
+    s.add_grant(&on_type).await.unwrap();
+    assert!(matches!(
+        s.add_grant(&Grant {
+            object: "no-such-device".into(),
+            ..on_device.clone()
+        })
+        .await,
+        Err(StoreError::NotFound(_))
+    ));
+    let mut both = vec![on_device.clone(), on_type.clone()];
+    both.sort();
+    assert_eq!(s.grants().await.unwrap(), both);
+    // A user removed leaves their groups; a group removed takes its grants along.
+    s.remove_user("alice").await.unwrap();
+    assert_eq!(s.groups().await.unwrap()[1].1, Vec::<String>::new());
+    s.remove_group("admins").await.unwrap();
+    assert_eq!(s.grants().await.unwrap(), vec![on_device.clone()]);
+    s.remove_grant(&on_device).await.unwrap();
+    assert!(matches!(
+        s.remove_grant(&on_device).await,
+        Err(StoreError::NotFound(_))
+    ));
+    // A device removed takes its grants along.
+    s.add_grant(&on_device).await.unwrap();
+    s.remove_device(&device.hostname).await.unwrap();
+    assert!(s.grants().await.unwrap().is_empty());
+}
+
 pub async fn submission(s: &dyn Store) {
     small_lab(s).await;
     let mut single = job("qemu", 100);
@@ -859,6 +943,7 @@ macro_rules! store_suite {
             devices_and_tags,
             busy_device_cannot_be_removed,
             users_and_tokens,
+            groups_and_grants,
             submission,
             transitions,
             change_sets_are_atomic,

@@ -26,6 +26,9 @@ use crate::{Frames, LogSink, LogSource, MasterTransport, PeerId, SlaveTransport}
 use pump::{OnClose, Pump, Received};
 use std::collections::HashMap;
 
+/// The identity of LAVA's lava-logs daemon on the master's socket.
+const LAVA_LOGS_IDENTITY: &str = "lava-logs";
+
 /// The master's routing identity, which slaves address (`CONNECT_ROUTING_ID`).
 pub const MASTER_IDENTITY: &str = "master";
 
@@ -311,7 +314,9 @@ impl ZmqMaster {
     /// accepted; logs refusals and takeovers.
     fn admit(&mut self, peer: &PeerId, received: &Received) -> bool {
         let name = String::from_utf8_lossy(peer.as_bytes()).into_owned();
-        if self.curve {
+        // LAVA's lava-logs connects with the master's own key pair as `lava-logs`; the
+        // master takes nothing but PING from that identity, so any admitted key may use it.
+        if self.curve && name != LAVA_LOGS_IDENTITY {
             let names = received.user_id.as_deref().unwrap_or_default();
             if !certificate_names(names).any(|n| n == name) {
                 if self.refused.len() >= REMEMBERED_PEERS {

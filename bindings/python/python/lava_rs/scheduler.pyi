@@ -97,7 +97,8 @@ class WaitingJob(TypedDict, total=False):
     job: int
     # One of: "legacy_json", "no_device", "device_type_hidden", "no_device_with_tags",
     # "not_allowed", "no_vlan_interfaces", "all_devices_busy", "workers_unavailable",
-    # "devices_not_good", "not_offered", "multinode_group_incomplete".
+    # "devices_not_good", "not_offered", "multinode_group_incomplete",
+    # "multinode_group_cannot_start" (only with lava-rs' bound, never from this binding).
     reason: str
     message: str  # the reason in words, for people
     device_type: str
@@ -114,6 +115,7 @@ class WaitingJob(TypedDict, total=False):
     group: str  # multinode_group_incomplete
     waiting_roles: List[str]  # multinode_group_incomplete
     blocking: List[Tuple[int, str]]  # multinode_group_incomplete
+    why: str  # multinode_group_cannot_start
 
 class Decisions(TypedDict):
     assignments: List[Assignment]
@@ -121,6 +123,9 @@ class Decisions(TypedDict):
     device_health: List[DeviceHealthChange]
     waiting_groups: List[WaitingGroup]
     started_groups: List[StartedGroup]
+    # Sub-jobs giving their device back ({job, device, group, reason}): lava-rs' bound on
+    # waiting groups, off in this binding (LAVA's behaviour), so always empty here.
+    released: List[Dict[str, Any]]
     # LAVA's schedule_health_checks() first value: {device type: [hostnames]}.
     available_devices: Dict[str, List[str]]
     skipped_devices: List[SkippedDevice]

@@ -121,7 +121,7 @@ pub(crate) fn remove_device_type(tx: &mut dyn SqlTx, name: &str) -> Result<()> {
     if tx.execute("DELETE FROM device_types WHERE name = ?", &[name.into()])? == 0 {
         return Err(StoreError::NotFound(what));
     }
-    Ok(())
+    remove_grants_on(tx, crate::types::GrantOn::DeviceType, name)
 }
 
 // ---------------------------------------------------------------- tags
@@ -510,5 +510,5 @@ pub(crate) fn remove_device(tx: &mut dyn SqlTx, hostname: &str) -> Result<()> {
     if tx.execute("DELETE FROM devices WHERE hostname = ?", &[hostname.into()])? == 0 {
         return Err(StoreError::NotFound(format!("device {hostname}")));
     }
-    Ok(())
+    remove_grants_on(tx, crate::types::GrantOn::Device, hostname)
 }

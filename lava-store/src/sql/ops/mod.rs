@@ -3,11 +3,13 @@
 //! The caller opens the transaction; each function reads or writes inside it and leaves
 //! commit or rollback to the caller, so an error anywhere undoes the whole operation.
 
+mod groups;
 mod jobs;
 mod lab;
 mod records;
 mod users;
 
+pub(crate) use groups::*;
 pub(crate) use jobs::*;
 pub(crate) use lab::*;
 pub(crate) use records::*;

@@ -66,6 +66,10 @@ pub(crate) fn users(tx: &mut dyn SqlTx) -> Result<Vec<User>> {
 
 pub(crate) fn remove_user(tx: &mut dyn SqlTx, username: &str) -> Result<()> {
     tx.execute("DELETE FROM tokens WHERE username = ?", &[username.into()])?;
+    tx.execute(
+        "DELETE FROM group_members WHERE username = ?",
+        &[username.into()],
+    )?;
     if tx.execute("DELETE FROM users WHERE username = ?", &[username.into()])? == 0 {
         return Err(StoreError::NotFound(format!("user {username}")));
     }
