@@ -5,7 +5,8 @@
 # It installs what it needs (scripts/setup.sh), starts a throw-away PostgreSQL cluster for
 # the store tests (stopped on exit), and runs:
 #   cargo fmt --check; cargo clippy -D warnings; cargo test (all crates, PostgreSQL included,
-#   the real LAVA 2020.05 slave against lava-master); the template conformance check against
+#   the real LAVA 2020.05 slave and Debian's real lava-worker/lava-run 2023.01 against
+#   lava-master); the template conformance check against
 #   LAVA's own device-type templates and Python Jinja2; the Python bindings' pytest suite;
 #   lava_rs inside LAVA 2020.05's server (scripts/django-test.sh); lavacli against the
 #   XML-RPC API (SQLite and PostgreSQL stores).

@@ -129,6 +129,52 @@ fn start_worker(lab: &Lab, name: &str, token: &str, dir: &Path) -> Proc {
     )
 }
 
+/// The lava-run processes lava-worker recorded in its state directory `dir`.
+fn lava_run_pids(dir: &Path) -> Vec<i32> {
+    let Ok(db) = rusqlite::Connection::open(dir.join("db.sqlite3")) else {
+        return Vec::new();
+    };
+    let Ok(mut query) = db.prepare("SELECT pid FROM jobs") else {
+        return Vec::new();
+    };
+    query
+        .query_map([], |row| row.get::<_, i32>(0))
+        .map(|rows| rows.flatten().filter(|pid| *pid > 0).collect())
+        .unwrap_or_default()
+}
+
+/// Kills, when dropped, the process groups of the lava-run processes of the worker
+/// directories (lava-run runs in its own group and survives lava-worker; 2023.01 retries its
+/// last log upload for ever once the master is gone, trap 6) and of `pids`.
+struct LavaRuns {
+    dirs: Vec<PathBuf>,
+    pids: Vec<i32>,
+}
+
+impl LavaRuns {
+    fn of(dir: &Path) -> LavaRuns {
+        LavaRuns {
+            dirs: vec![dir.to_path_buf()],
+            pids: Vec::new(),
+        }
+    }
+}
+
+impl Drop for LavaRuns {
+    fn drop(&mut self) {
+        let mut pids = self.pids.clone();
+        for dir in &self.dirs {
+            pids.extend(lava_run_pids(dir));
+        }
+        for pid in pids {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    }
+}
+
 fn worker_log(lab: &Lab, name: &str) -> String {
     std::fs::read_to_string(lab.data_dir().join(format!("{name}.log"))).unwrap_or_default()
 }
@@ -207,6 +253,7 @@ fn a_command_job_completes_with_its_output_in_the_log() {
     let _master = lab.start_master();
     wait_master(&lab);
     let wdir = lab.data_dir().join("worker");
+    let _runs = LavaRuns::of(&wdir);
     let _worker = start_worker(&lab, "modern-01", &token, &wdir);
     let job = lab.submit(&shell_job("hello", None));
     assert_eq!(lab.wait(&job, 120), 0, "{}", failure(&lab, "modern-01"));
@@ -272,6 +319,7 @@ fn wrong_tokens_get_lavas_answers_and_change_nothing() {
     assert_eq!(status, 403);
     // The real worker with a wrong token never comes online.
     let wdir = lab.data_dir().join("worker");
+    let _runs = LavaRuns::of(&wdir);
     let _worker = start_worker(&lab, "modern-02", &"y".repeat(32), &wdir);
     assert!(
         eventually(Duration::from_secs(30), || lab
@@ -297,6 +345,7 @@ fn a_worker_restarted_mid_job_finishes_it_once() {
     let _master = lab.start_master();
     wait_master(&lab);
     let wdir = lab.data_dir().join("worker");
+    let _runs = LavaRuns::of(&wdir);
     let mut worker = start_worker(&lab, "modern-03", &token, &wdir);
     let job = lab.submit(&shell_job("slow", None));
     assert!(
@@ -323,6 +372,7 @@ fn a_master_killed_mid_job_finishes_it_once_after_its_restart() {
     let mut master = lab.start_master();
     wait_master(&lab);
     let wdir = lab.data_dir().join("worker");
+    let _runs = LavaRuns::of(&wdir);
     let _worker = start_worker(&lab, "modern-04", &token, &wdir);
     let job = lab.submit(&shell_job("slow", None));
     assert!(
@@ -354,6 +404,7 @@ fn cancel_reaches_lava_run_and_the_job_ends_canceled() {
     let _master = lab.start_master();
     wait_master(&lab);
     let wdir = lab.data_dir().join("worker");
+    let _runs = LavaRuns::of(&wdir);
     let _worker = start_worker(&lab, "modern-05", &token, &wdir);
     let job = lab.submit(&shell_job("forever", None));
     assert!(
@@ -392,6 +443,7 @@ fn a_worker_that_lost_its_state_does_not_run_a_job_twice() {
     let _master = lab.start_master();
     wait_master(&lab);
     let wdir = lab.data_dir().join("worker");
+    let mut runs = LavaRuns::of(&wdir);
     let mut worker = start_worker(&lab, "modern-06", &token, &wdir);
     let job = lab.submit(&shell_job("slow", None));
     assert!(
@@ -402,8 +454,12 @@ fn a_worker_that_lost_its_state_does_not_run_a_job_twice() {
         failure(&lab, "modern-06")
     );
     worker.stop(Duration::from_secs(10));
+    // The first lava-run goes on without its worker: killed at the end.
+    runs.pids.extend(lava_run_pids(&wdir));
     std::fs::remove_dir_all(&wdir).expect("cannot remove the worker dir");
-    let _worker = start_worker(&lab, "modern-06", &token, &lab.data_dir().join("fresh"));
+    let fresh = lab.data_dir().join("fresh");
+    runs.dirs.push(fresh.clone());
+    let _worker = start_worker(&lab, "modern-06", &token, &fresh);
     assert!(
         wait_state(&lab, &job, "Finished", Duration::from_secs(60)),
         "{}",
@@ -443,7 +499,9 @@ fn both_generations_run_jobs_at_once() {
     let _master = lab.start_master();
     wait_master(&lab);
     let _slave = lab.start_slave("classic-07", slave_support::lava_run_double(), &[]);
-    let _worker = start_worker(&lab, "modern-07", &token, &lab.data_dir().join("worker"));
+    let wdir = lab.data_dir().join("worker");
+    let _runs = LavaRuns::of(&wdir);
+    let _worker = start_worker(&lab, "modern-07", &token, &wdir);
     assert!(
         eventually(Duration::from_secs(30), || {
             let list = lab.admin_ok(&["workers", "list"]);
