@@ -56,6 +56,9 @@ impl From<YamlError> for GiveUp {
 
 type Read<T = ()> = Result<T, GiveUp>;
 
+/// How deep collections may nest in what this reader reads (it recurses once per level).
+const MAX_DEPTH: usize = 100;
+
 /// Reads `text` if it is in the subset, else `None`.
 pub(super) fn read(text: &str) -> Option<Node> {
     // Characters that change how lines are split or indented, and a byte order mark.
@@ -183,6 +186,12 @@ fn quoted(s: &str) -> Read<(Cow<'_, str>, usize, ScalarStyle)> {
 }
 
 impl<'a> Reader<'a> {
+    /// Whether one more nested collection would make the reader recurse deeper than a
+    /// thread's stack allows: granit-parser, which has its own limit, reads such texts.
+    fn too_deep(&self) -> bool {
+        self.composer.stack.len() >= MAX_DEPTH
+    }
+
     fn peek(&self) -> Option<Line<'a>> {
         self.current
     }
@@ -225,7 +234,7 @@ impl<'a> Reader<'a> {
     /// The block mapping or list starting on the next line, at `indent`.
     fn block_node(&mut self, indent: usize) -> Read {
         let line = self.peek().ok_or(GiveUp)?;
-        if line.indent != indent {
+        if line.indent != indent || self.too_deep() {
             return Err(GiveUp);
         }
         if is_entry(line.text) {
@@ -366,6 +375,9 @@ impl<'a> Reader<'a> {
 
     /// A flow list or mapping closed on this line (`s` starts with it): the length it takes.
     fn flow(&mut self, s: &str, line: usize) -> Read<usize> {
+        if self.too_deep() {
+            return Err(GiveUp);
+        }
         let bytes = s.as_bytes();
         let skip = |mut i: usize| {
             while bytes.get(i) == Some(&b' ') {
@@ -587,6 +599,21 @@ mod tests {
         // Two documents are granit-parser's to refuse.
         assert!(read("---\n---\nx: 1\n").is_none());
         assert!(parse_events("---\n---\nx: 1\n").is_err());
+    }
+
+    #[test]
+    fn deep_nesting_is_left_to_granit_parser() {
+        let block: String = (0..5_000)
+            .map(|i| format!("{}a:\n", " ".repeat(i)))
+            .collect();
+        assert!(read(&block).is_none());
+        let flow = format!("a: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(read(&flow).is_none());
+        // What granit-parser then says (its own nesting limit).
+        assert!(super::super::parse(&block).is_err());
+        assert!(super::super::parse(&flow).is_err());
+        let fine: String = (0..50).map(|i| format!("{}a:\n", " ".repeat(i))).collect();
+        assert!(agrees(&fine));
     }
 
     /// A generated document: scalars from a pool of tricky texts, nested mappings and lists.
