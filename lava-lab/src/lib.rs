@@ -63,7 +63,7 @@ pub use jobs::{can_cancel, can_view, can_view_as, Canceled, JobQuery, Submitted,
 pub use lab::Lab;
 pub use lava_store::User;
 pub use logs::{Appended, BatchWritten, FinalResult, JobLogs, LoggedResult, Written};
-pub use metrics::{worker_protocol, Direction, LabMetrics};
+pub use metrics::{Direction, LabMetrics};
 pub use permissions::parse_permission;
 pub use random::Random;
 pub use run::{finished_health, EndReport, JobEnding, JobStart};

@@ -10,7 +10,7 @@
 
 use crate::error::{LabError, Result};
 use crate::lab::Lab;
-use lava_core::model::{DeviceHealth, DeviceState, JobHealth, JobState, Worker, WorkerState};
+use lava_core::model::{DeviceHealth, DeviceState, JobHealth, JobState, WorkerState};
 use lava_store::JobFilter;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -136,14 +136,6 @@ impl LabMetrics {
     }
 }
 
-/// The protocol a worker speaks, as pages and metrics show it.
-///
-/// Every worker of this master speaks LAVA's ZeroMQ protocol today; when workers record
-/// their protocol (LAVA 2020.09's HTTP `lava-worker`), this is where it is read.
-pub fn worker_protocol(_worker: &Worker) -> &'static str {
-    "zmq"
-}
-
 fn gauge_family<K: Ord>(
     counts: BTreeMap<K, i64>,
     labels: impl Fn(&K) -> Vec<(&'static str, String)>,
@@ -214,7 +206,8 @@ impl Lab {
 
         let mut workers: BTreeMap<(&'static str, WorkerState), i64> = BTreeMap::new();
         for w in self.workers().await? {
-            *workers.entry((worker_protocol(&w), w.state)).or_default() += 1;
+            let protocol = self.worker_protocol(&w.hostname).await?.name();
+            *workers.entry((protocol, w.state)).or_default() += 1;
         }
         let online: BTreeMap<&'static str, i64> =
             workers

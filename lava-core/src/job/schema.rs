@@ -120,8 +120,8 @@ pub(crate) enum KeySchema {
 /// A `dict` schema: its keys in the order voluptuous tries them.
 pub(crate) struct MapSchema {
     entries: Vec<(Mark, KeySchema, S)>,
-    /// The literal keys (tried first for an equal data key) and their entries, sorted by
-    /// key for lookup.
+    /// The literal keys (tried first for an equal data key) and their entries. (Found by a
+    /// scan: schemas are small and most keys differ in length, which is checked first.)
     literals: Vec<(&'static str, usize)>,
     /// The other entries, in voluptuous' priority order (markers, callables, types).
     others: Vec<usize>,
@@ -159,7 +159,7 @@ impl MapSchema {
             .filter(|&i| !matches!(deduped[i].1, KeySchema::Lit(_)))
             .collect();
         others.sort_by_key(|&i| priority(deduped[i].0, &deduped[i].1));
-        let mut literals: Vec<(&'static str, usize)> = deduped
+        let literals: Vec<(&'static str, usize)> = deduped
             .iter()
             .enumerate()
             .filter_map(|(i, e)| match e.1 {
@@ -167,7 +167,6 @@ impl MapSchema {
                 KeySchema::Validator(_) => None,
             })
             .collect();
-        literals.sort_unstable();
         let mut groups = Vec::new();
         for (mark, _, _) in &deduped {
             if let Mark::Exclusive(g) = mark {
@@ -187,9 +186,9 @@ impl MapSchema {
     /// The entry of the literal key equal to `key`, if any.
     fn literal(&self, key: &str) -> Option<usize> {
         self.literals
-            .binary_search_by(|(name, _)| (*name).cmp(key))
-            .ok()
-            .map(|at| self.literals[at].1)
+            .iter()
+            .find(|(name, _)| *name == key)
+            .map(|&(_, i)| i)
     }
 }
 
@@ -548,7 +547,8 @@ fn check<'a>(
             _ => Err(one("expected string or buffer", path, data.line)),
         },
         S::Func(f) => f(data).map_err(|e| {
-            let mut full = path.clone();
+            let mut full = Vec::with_capacity(path.len() + e.path.len());
+            full.extend_from_slice(path);
             full.extend(e.path.into_iter().map(At::Step));
             vec![Fail {
                 msg: e.msg.into(),
@@ -756,7 +756,8 @@ fn check_map<'a>(
     }
     for (i, (mark, key, _)) in map.entries.iter().enumerate() {
         if let (Mark::Required(msg), false) = (mark, found.get(i)) {
-            let mut full = path.clone();
+            let mut full = Vec::with_capacity(path.len() + 1);
+            full.extend_from_slice(path);
             full.push(match key {
                 KeySchema::Lit(name) => At::Name(name),
                 KeySchema::Validator(_) => At::Step(Step::Key {

@@ -1,11 +1,11 @@
 //! Each page: what it reads from the lab and the values its template shows.
 
 use super::Page;
-use lava_core::model::{Device, Job, JobId, JobState, Worker};
+use lava_core::model::{Device, Job, JobId, JobState, Worker, WorkerProtocol};
 use lava_core::protocol::log::LogRecord;
 use lava_core::templates::JobContext;
 use lava_core::time::Timestamp;
-use lava_lab::{can_view, can_view_as, worker_protocol, Canceled, JobQuery, Lab, LabError};
+use lava_lab::{can_view, can_view_as, Canceled, JobQuery, Lab, LabError};
 use lava_store::{JobFilter, User};
 use minijinja::Environment;
 use serde_json::{json, Value};
@@ -152,13 +152,12 @@ fn job_row(job: &Job) -> Value {
     })
 }
 
-fn worker_row(worker: &Worker) -> Value {
+fn worker_row(worker: &Worker, protocol: WorkerProtocol) -> Value {
     json!({
         "hostname": worker.hostname,
         "state": worker.state.name(),
         "health": worker.health.name(),
-        // Where the worker's protocol shows (ZeroMQ today, HTTP with lava-worker later).
-        "protocol": worker_protocol(worker),
+        "protocol": protocol.name(),
         "version": worker.version,
         "last_ping": time(worker.last_ping),
         "job_limit": worker.job_limit,
@@ -257,7 +256,10 @@ impl Pages<'_> {
 
     /// `/scheduler/`: workers, devices by type, queue depth per type.
     pub async fn index(&self) -> PageResult {
-        let workers: Vec<Value> = self.lab.workers().await?.iter().map(worker_row).collect();
+        let mut workers: Vec<Value> = Vec::new();
+        for w in self.lab.workers().await? {
+            workers.push(worker_row(&w, self.lab.worker_protocol(&w.hostname).await?));
+        }
         let active = self.current_jobs().await?;
         let current: HashMap<&str, JobId> = active
             .iter()
@@ -428,17 +430,12 @@ impl Pages<'_> {
                 *counts.entry(w).or_default() += 1;
             }
         }
-        let workers: Vec<Value> = self
-            .lab
-            .workers()
-            .await?
-            .iter()
-            .map(|w| {
-                let mut row = worker_row(w);
-                row["devices"] = json!(counts.get(w.hostname.as_str()).copied().unwrap_or(0));
-                row
-            })
-            .collect();
+        let mut workers: Vec<Value> = Vec::new();
+        for w in self.lab.workers().await? {
+            let mut row = worker_row(&w, self.lab.worker_protocol(&w.hostname).await?);
+            row["devices"] = json!(counts.get(w.hostname.as_str()).copied().unwrap_or(0));
+            workers.push(row);
+        }
         self.render(
             "allworkers.html",
             json!({"title": "All workers", "workers": workers}),
@@ -698,7 +695,7 @@ impl Pages<'_> {
             "worker.html",
             json!({
                 "title": format!("Worker {}", worker.hostname),
-                "worker": worker_row(&worker),
+                "worker": worker_row(&worker, self.lab.worker_protocol(hostname).await?),
                 "devices": rows,
             }),
         )

@@ -450,7 +450,29 @@ fn big_decimal(digits: &str, base: u32, negative: bool) -> String {
 }
 
 /// PyYAML's `construct_yaml_int`.
+/// `yes`/`true`/`on` or `no`/`false`/`off` in any ASCII case.
+fn ascii_bool(text: &str) -> Option<bool> {
+    let is = |word: &str| text.eq_ignore_ascii_case(word);
+    if is("yes") || is("true") || is("on") {
+        Some(true)
+    } else if is("no") || is("false") || is("off") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 fn construct_int(text: &str) -> Result<Value, String> {
+    // Plain decimal digits (most integers of a job: counts, minutes) fit in an i64 up to
+    // 18 of them; the general path below handles signs, `_`, bases and base 60.
+    let decimal = (1..=18).contains(&text.len())
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && (text == "0" || !text.starts_with('0'));
+    if decimal {
+        if let Ok(i) = text.parse::<i64>() {
+            return Ok(Value::Int(i));
+        }
+    }
     let value: String = text.chars().filter(|&c| c != '_').collect();
     let (negative, value) = match value.as_bytes().first() {
         Some(b'-') => (true, &value[1..]),
@@ -603,6 +625,8 @@ pub(super) fn construct(kind: Kind, text: &str) -> Result<Value, (String, Option
     let value_error = |m: String| (m, Some("ValueError"));
     Ok(match kind {
         Kind::Null => Value::Null,
+        // The spellings the resolver gives (`yes`, `True`...), without lowercasing a copy.
+        Kind::Bool if ascii_bool(text).is_some() => Value::Bool(ascii_bool(text) == Some(true)),
         Kind::Bool => match text.to_lowercase().as_str() {
             "yes" | "true" | "on" => Value::Bool(true),
             "no" | "false" | "off" => Value::Bool(false),
