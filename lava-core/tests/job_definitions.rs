@@ -38,7 +38,8 @@ fn with(extra: &str) -> String {
 fn refused(text: &str) -> JobDefinitionError {
     match parse(text) {
         Ok(def) => panic!("accepted: {def:?}"),
-        Err(e) => e,
+        Err(lava_core::Error::JobDefinition(e)) => e,
+        Err(e) => panic!("not a job definition error: {e}"),
     }
 }
 

@@ -8,15 +8,19 @@ use pyo3::types::{PyDict, PyList};
 use crate::{convert, errors};
 
 fn parse(py: Python<'_>, text: &str) -> PyResult<JobDefinition> {
-    py.detach(|| job::parse(text))
-        .map_err(|e| errors::job_definition(py, &e))
+    py.detach(|| job::parse(text)).map_err(|e| job_error(py, e))
 }
 
 fn judge(py: Python<'_>, text: &str) -> PyResult<Validated> {
-    match py.detach(|| job::validate(text)) {
-        Ok(v) => Ok(v),
-        Err(lava_core::Error::JobDefinition(e)) => Err(errors::job_definition(py, &e)),
-        Err(e) => Err(pyo3::exceptions::PyRuntimeError::new_err(e.to_string())),
+    py.detach(|| job::validate(text))
+        .map_err(|e| job_error(py, e))
+}
+
+/// `lava_rs.JobDefinitionError` for a refused definition (anything else is a bug).
+fn job_error(py: Python<'_>, e: lava_core::Error) -> PyErr {
+    match e {
+        lava_core::Error::JobDefinition(e) => errors::job_definition(py, &e),
+        e => pyo3::exceptions::PyRuntimeError::new_err(e.to_string()),
     }
 }
 
@@ -118,7 +122,7 @@ fn split_multinode<'py>(
     let definition = parse(py, text)?;
     let subs = py
         .detach(|| job::split_multinode(&definition, target_group))
-        .map_err(|e| errors::job_definition(py, &e))?;
+        .map_err(|e| job_error(py, e))?;
     let out = PyList::empty(py);
     for sub in &subs {
         out.append(sub_job(py, sub)?)?;

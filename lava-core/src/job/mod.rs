@@ -167,7 +167,7 @@ pub struct LegacyJob {
 }
 
 /// Reads and validates a submission: a pipeline job, or a legacy JSON job.
-pub fn parse_submission(text: &str) -> Result<Submission, JobDefinitionError> {
+pub fn parse_submission(text: &str) -> crate::Result<Submission> {
     if let Some(job) = legacy::recognise(text) {
         return Ok(Submission::Legacy(job));
     }
@@ -176,8 +176,8 @@ pub fn parse_submission(text: &str) -> Result<Submission, JobDefinitionError> {
 
 /// Reads and validates a pipeline job definition (legacy JSON jobs are refused), dropping
 /// the warnings; [`validate`] keeps them.
-pub fn parse(text: &str) -> Result<JobDefinition, JobDefinitionError> {
-    judge(text).map(|v| v.definition)
+pub fn parse(text: &str) -> crate::Result<JobDefinition> {
+    Ok(judge(text)?.definition)
 }
 
 /// LAVA 2020.05's verdict on a job definition: `Ok` with the definition and the warnings
@@ -241,7 +241,7 @@ impl JobDefinition {
         submitter: &str,
         now: Timestamp,
         group: &str,
-    ) -> Result<Vec<Job>, JobDefinitionError> {
+    ) -> crate::Result<Vec<Job>> {
         let job = |definition: String, device_type: Option<String>, tags: BTreeSet<String>| Job {
             id: 0,
             submitter: submitter.to_owned(),

@@ -48,12 +48,12 @@ fn int(i: i64) -> Node {
     Node::new(Value::Int(i))
 }
 
-fn error(path: String, message: String) -> JobDefinitionError {
-    JobDefinitionError {
+fn error(path: String, message: String) -> crate::Error {
+    crate::Error::JobDefinition(JobDefinitionError {
         path,
         message,
         line: None,
-    }
+    })
 }
 
 /// Writes the group's roles into a sub-job's definition, as LAVA does when the whole group
@@ -63,7 +63,7 @@ fn error(path: String, message: String) -> JobDefinitionError {
 pub fn set_multinode_roles(
     definition: &str,
     roles: &BTreeMap<crate::model::JobId, String>,
-) -> Result<String, JobDefinitionError> {
+) -> crate::Result<String> {
     let mut tree = super::yaml::parse(definition).map_err(|e| JobDefinitionError {
         path: "(document)".into(),
         message: format!("not valid YAML: {}", e.message),
@@ -88,7 +88,7 @@ pub fn set_multinode_roles(
 pub fn split_multinode(
     definition: &JobDefinition,
     target_group: &str,
-) -> Result<Vec<SubJob>, JobDefinitionError> {
+) -> crate::Result<Vec<SubJob>> {
     let Some(roles) = &definition.multinode else {
         return Ok(Vec::new());
     };
@@ -246,6 +246,9 @@ mod tests {
         assert_eq!(tree.get("job_name").and_then(Node::as_str), Some("mn"));
 
         let err = set_multinode_roles("job_name: single\n", &roles).unwrap_err();
+        let crate::Error::JobDefinition(err) = err else {
+            panic!("{err}")
+        };
         assert_eq!(err.path, "protocols.lava-multinode");
         assert!(set_multinode_roles("job_name: [\n", &roles).is_err());
     }
