@@ -83,8 +83,15 @@ pub fn set_multinode_roles(
     emit(&tree).map_err(|e| error(path.into(), format!("cannot write the definition: {e}")))
 }
 
+/// The most sub-jobs one group is split into. LAVA has no such bound, but refuses a group
+/// larger than the lab at submission (lava-lab does the same check before splitting); this
+/// keeps a caller that splits first (the Python binding, a fuzzer) from building billions of
+/// copies of a definition whose `count` is huge.
+pub const MAX_GROUP_SIZE: i64 = 10_000;
+
 /// Splits `definition` into its sub-jobs for the group `target_group`; a definition without
-/// the `lava-multinode` protocol gives no sub-job.
+/// the `lava-multinode` protocol gives no sub-job. A group of more than [`MAX_GROUP_SIZE`]
+/// sub-jobs is refused.
 pub fn split_multinode(
     definition: &JobDefinition,
     target_group: &str,
@@ -101,6 +108,15 @@ pub fn split_multinode(
         .get("roles")
         .ok_or_else(|| error("protocols.lava-multinode.roles".into(), "missing".into()))?;
     let group_size: i64 = roles.iter().map(|r| i64::from(r.count)).sum();
+    if group_size > MAX_GROUP_SIZE {
+        return Err(error(
+            "protocols.lava-multinode.roles".into(),
+            format!(
+                "the group asks for {group_size} devices; lava-rs splits at most \
+                 {MAX_GROUP_SIZE} sub-jobs per group"
+            ),
+        ));
+    }
     let actions = tree
         .get("actions")
         .and_then(Node::as_seq)
@@ -227,6 +243,25 @@ pub fn split_multinode(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_group_larger_than_any_lab_is_refused_before_it_is_split() {
+        let text = |count: &str| {
+            format!(
+                "device_type: qemu\njob_name: mn\nvisibility: public\ntimeouts:\n  job:\n    \
+                 minutes: 5\nprotocols:\n  lava-multinode:\n    roles:\n      server:\n        \
+                 device_type: qemu\n        count: {count}\n    timeout:\n      minutes: 5\n\
+                 actions:\n- command:\n    name: hello\n    role: [server]\n"
+            )
+        };
+        let split = |count: &str| match super::super::parse_submission(&text(count)) {
+            Ok(super::super::Submission::Pipeline(definition)) => split_multinode(&definition, "g"),
+            other => panic!("not a pipeline definition: {other:?}"),
+        };
+        assert_eq!(split("3").unwrap().len(), 3);
+        let err = split("4000000000").unwrap_err();
+        assert!(err.to_string().contains("at most 10000 sub-jobs"), "{err}");
+    }
 
     #[test]
     fn roles_are_written_into_the_protocol() {
