@@ -333,3 +333,33 @@ async fn the_api_says_why_a_job_waits() {
     lab.fault(None, "scheduler.jobs.why", &[Value::Int(999)], 404)
         .await;
 }
+
+#[tokio::test]
+async fn a_worker_shows_the_protocol_it_last_connected_with() {
+    let (lab, ..) = lab_with_jobs().await;
+    let worker = get(&lab, "/scheduler/worker/w1", None).await;
+    assert!(
+        worker.body.contains("<th>Protocol</th><td>zmq</td>"),
+        "{}",
+        worker.body
+    );
+    lab.lab
+        .store()
+        .set_worker_protocol("w1", lava_core::model::WorkerProtocol::Http, None)
+        .await
+        .unwrap();
+    let worker = get(&lab, "/scheduler/worker/w1", None).await;
+    assert!(
+        worker.body.contains("<th>Protocol</th><td>http</td>"),
+        "{}",
+        worker.body
+    );
+    let metrics = get(&lab, "/metrics", None).await;
+    assert!(
+        metrics
+            .body
+            .contains(r#"lava_workers_online{protocol="http"} 0"#),
+        "{}",
+        metrics.body
+    );
+}
