@@ -17,8 +17,8 @@ impl Lab {
     /// its type has a template, and its dictionary renders to a configuration that LAVA's
     /// device schema accepts.
     pub fn device_problem(&self, device: &Device) -> Option<LabError> {
-        let check = self.check_device(device);
-        if !check.has_template {
+        // One rendering: `check_configuration` also checks that it is a mapping.
+        if !self.renderer().has_template(&device.device_type) {
             return Some(LabError::NotFound(format!(
                 "the template {}.jinja2 of device type {} (needed by device {})",
                 device.device_type, device.device_type, device.hostname

@@ -238,13 +238,18 @@ impl Renderer {
         self.render_source(&dictionary_name(hostname), dictionary, &context)
     }
 
+    /// Whether `<device_type>.jinja2` exists on the search path.
+    pub fn has_template(&self, device_type: &str) -> bool {
+        matches!(
+            self.loader.load(&format!("{device_type}.jinja2")),
+            Ok(Some(_))
+        )
+    }
+
     /// Whether `device_type` has a template and whether the device's dictionary renders to
     /// a YAML mapping (LAVA's check before health checks).
     pub fn check_device(&self, hostname: &str, device_type: &str) -> DeviceCheck {
-        let has_template = matches!(
-            self.loader.load(&format!("{device_type}.jinja2")),
-            Ok(Some(_))
-        );
+        let has_template = self.has_template(device_type);
         let name = dictionary_name(hostname);
         let dictionary = self
             .render_for_job(hostname, device_type, &JobContext::empty())
