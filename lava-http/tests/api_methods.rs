@@ -642,10 +642,14 @@ async fn job_submission_and_details() {
         "{msg}"
     );
     let other_type = public.replace("device_type: qemu", "device_type: juno");
+    // LAVA 2020.05 turns the unknown type into DevicesUnavailableException (400).
     let msg = lab
-        .fault(BOB, "scheduler.jobs.submit", &[s(&other_type)], NOT_FOUND)
+        .fault(BOB, "scheduler.jobs.submit", &[s(&other_type)], BAD_REQUEST)
         .await;
-    assert_eq!(msg, "Specified device or device type not found.");
+    assert_eq!(
+        msg,
+        "Device unavailable: Device type 'juno' is unavailable."
+    );
     lab.fault(BOB, "scheduler.jobs.submit", &[i(3)], INVALID_PARAMS)
         .await;
 

@@ -148,11 +148,7 @@ impl Lab {
         };
         for job in &jobs {
             if let Some(device_type) = &job.requested_device_type {
-                if self.store().device_type(device_type).await?.is_none() {
-                    return Err(LabError::NotFound(format!(
-                        "device type '{device_type}' (add it first: lava-admin device-types add)"
-                    )));
-                }
+                self.check_device_type_known(device_type).await?;
             }
         }
         let ids = self.store().submit(&jobs).await?;
@@ -161,10 +157,10 @@ impl Lab {
     }
 
     /// LAVA's availability check for a multinode definition (see
-    /// [`lava_core::scheduler::Availability`]): every role's device type must have enough
-    /// devices, not Retired, that `submitter` may submit to, with the role's tags; and the
-    /// roles of one type together must fit at once. A single-node job is not checked here
-    /// (it only needs a known device type).
+    /// [`lava_core::scheduler::Availability`]): every role's device type must be known and
+    /// have enough devices, not Retired, that `submitter` may submit to, with the role's
+    /// tags; and the roles of one type together must fit at once. A single-node definition
+    /// goes to [`Lab::check_single_node`].
     async fn check_devices_available(
         &self,
         definition: &JobDefinition,
@@ -178,11 +174,7 @@ impl Lab {
             let Some(device_type) = role.device_type.as_deref() else {
                 continue; // a dynamic connection needs no device
             };
-            if self.store().device_type(device_type).await?.is_none() {
-                return Err(LabError::NotFound(format!(
-                    "device type '{device_type}' (add it first: lava-admin device-types add)"
-                )));
-            }
+            self.check_device_type_known(device_type).await?;
             needs.push(Need {
                 device_type,
                 count: role.count,
@@ -199,19 +191,29 @@ impl Lab {
             })
     }
 
-    /// LAVA's submit permission for a single-node job: when its type has devices (not
-    /// Retired), the submitter must be allowed on one of them carrying the job's tags. A
-    /// type without devices is not refused (the job waits for one, as before).
+    /// LAVA's check of a single-node job (`TestJob.from_yaml_and_user`): its device type
+    /// is known and has a device that is not Retired, and the submitter is allowed on one
+    /// of them carrying the job's tags. A job for a type whose devices are all Retired (or
+    /// that has none yet) is refused, as LAVA refuses it, rather than left waiting for a
+    /// device that may never come.
     async fn check_single_node(&self, definition: &JobDefinition, submitter: &str) -> Result<()> {
         let Some(device_type) = definition.device_type.as_deref() else {
             return Ok(());
         };
+        self.check_device_type_known(device_type).await?;
         let devices = self.store().devices().await?;
         let of_type = devices
             .iter()
             .any(|d| d.device_type == device_type && d.health != DeviceHealth::Retired);
         if !of_type {
-            return Ok(());
+            tracing::info!(
+                submitter,
+                device_type,
+                "submission refused: no device of the type"
+            );
+            return Err(LabError::DevicesUnavailable(format!(
+                "No devices of type {device_type} are available."
+            )));
         }
         let permissions = self.permissions().await?;
         let need = Need {
@@ -225,6 +227,18 @@ impl Lab {
                 tracing::info!(submitter, "submission refused: {e}");
                 LabError::DevicesUnavailable(e.to_string())
             })
+    }
+
+    /// A submission naming a device type the lab does not have is refused in LAVA's words
+    /// (`_get_device_type`: "Device type 'x' is unavailable.", answered by the API as
+    /// "Device unavailable: …", code 400).
+    async fn check_device_type_known(&self, device_type: &str) -> Result<()> {
+        if self.store().device_type(device_type).await?.is_some() {
+            return Ok(());
+        }
+        Err(LabError::DevicesUnavailable(format!(
+            "Device type '{device_type}' is unavailable."
+        )))
     }
 
     /// LAVA's check of `visibility: {group: [...]}`: at least one of the groups exists.
@@ -449,13 +463,37 @@ mod tests {
     const JOB: &str = "device_type: shell\njob_name: t\nvisibility: public\ntimeouts:\n  job:\n    minutes: 5\nactions:\n- command:\n    name: hello\n";
 
     #[tokio::test]
-    async fn submit_needs_a_known_device_type() {
+    async fn submit_needs_a_known_device_type_with_a_device_that_is_not_retired() {
         let (_dir, lab) = lab().await;
-        let err = lab.submit(&JOB.replace("shell", "nope"), "bob").await;
-        assert!(
-            matches!(&err, Err(LabError::NotFound(what)) if what.contains("'nope'")),
-            "{err:?}"
+        let refused = |text: String| {
+            let lab = &lab;
+            async move {
+                let err = lab.submit(&text, "bob").await.unwrap_err();
+                assert!(matches!(err, LabError::DevicesUnavailable(_)), "{err:?}");
+                err.to_string()
+            }
+        };
+        // LAVA 2020.05's words (`_get_device_type`, `from_yaml_and_user`).
+        assert_eq!(
+            refused(JOB.replace("shell", "nope")).await,
+            "Device type 'nope' is unavailable."
         );
+        assert_eq!(
+            refused(JOB.to_owned()).await,
+            "No devices of type shell are available."
+        );
+        device(&lab, "shell01", "worker01").await;
+        let mut retired = lab.store().device("shell01").await.unwrap().unwrap();
+        retired.health = DeviceHealth::Retired;
+        lab.store().update_device(&retired).await.unwrap();
+        assert_eq!(
+            refused(JOB.to_owned()).await,
+            "No devices of type shell are available."
+        );
+        assert!(lab.jobs(&JobQuery::default()).await.unwrap().is_empty());
+        // A Bad device may be back tomorrow: the job is taken and waits for it.
+        retired.health = DeviceHealth::Bad;
+        lab.store().update_device(&retired).await.unwrap();
         let done = lab.submit(JOB, "bob").await.unwrap();
         assert_eq!(done.ids.len(), 1);
         assert!(!done.multinode);
@@ -522,6 +560,7 @@ mod tests {
     #[tokio::test]
     async fn group_visibility_lets_members_of_every_listed_group_see_the_job() {
         let (_dir, lab) = lab().await;
+        device(&lab, "shell01", "worker01").await;
         for name in ["bob", "gina", "hal", "ivy"] {
             lab.add_user(name, false, "").await.unwrap();
         }
@@ -643,6 +682,7 @@ mod tests {
     #[tokio::test]
     async fn only_the_submitter_or_an_admin_cancels_and_twice_is_fine() {
         let (_dir, lab) = lab().await;
+        device(&lab, "shell01", "worker01").await;
         let id = lab.submit(JOB, "bob").await.unwrap().ids[0];
         let err = lab.cancel(id, &user("eve", false)).await.unwrap_err();
         assert!(matches!(err, LabError::PermissionDenied(_)), "{err}");
@@ -664,6 +704,7 @@ mod tests {
     #[tokio::test]
     async fn private_jobs_are_seen_by_their_submitter_and_admins() {
         let (_dir, lab) = lab().await;
+        device(&lab, "shell01", "worker01").await;
         let private = JOB.replace("visibility: public", "visibility: personal");
         let id = lab.submit(&private, "bob").await.unwrap().ids[0];
         let query = |viewer: Option<User>| JobQuery {
@@ -699,6 +740,7 @@ mod tests {
     #[tokio::test]
     async fn a_page_of_public_jobs_behind_many_private_ones() {
         let (_dir, lab) = lab().await;
+        device(&lab, "shell01", "worker01").await;
         let private = JOB.replace("visibility: public", "visibility: personal");
         let mut public = Vec::new();
         for _ in 0..3 {
