@@ -11,8 +11,9 @@ mod slave_support;
 
 use common::Lab;
 use faults::{
-    assert_alive, assert_complete_once, disk_tests_skipped, double_job, eventually, reported,
-    runs_exited, start_master, start_slave, wait_running, Immutable, Tmpfs,
+    assert_alive, assert_complete_once, disk_tests_skipped, double_job, eventually, metrics,
+    metrics_report_failing, reported, runs_exited, start_master, start_slave, wait_running,
+    Immutable, Tmpfs,
 };
 use slave_support::lava_run_double;
 use std::path::{Path, PathBuf};
@@ -50,8 +51,13 @@ fn a_full_job_output_disk_holds_the_job_until_it_is_freed_and_loses_nothing() {
     std::thread::sleep(Duration::from_secs(3));
     assert_alive(&mut master, &lab);
     assert_eq!(lab.job_status(&job).0, "Running", "{}", lab.logs());
-    // The API still answers while the disk is full.
+    // The API still answers while the disk is full, and the metrics say what is wrong.
     assert!(lab.admin(&["workers", "show", WORKER]).status.success());
+    assert!(
+        metrics_report_failing(&lab, "disk"),
+        "/metrics shows the full disk and the work waiting for it:\n{}",
+        metrics(&lab)
+    );
 
     output.free();
     assert_complete_once(&lab, &job, &trace);

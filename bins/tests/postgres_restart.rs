@@ -13,8 +13,8 @@ mod slave_support;
 
 use common::Lab;
 use faults::{
-    assert_alive, assert_complete_once, double_job, eventually, reported, runs_exited,
-    start_master, start_slave, wait_running,
+    assert_alive, assert_complete_once, double_job, eventually, metrics, metrics_report_failing,
+    reported, runs_exited, start_master, start_slave, wait_running,
 };
 use slave_support::lava_run_double;
 use std::path::PathBuf;
@@ -163,6 +163,11 @@ fn a_master_on_postgresql_survives_restarts_and_a_read_only_spell() {
     std::thread::sleep(Duration::from_secs(3));
     assert_alive(&mut master, &lab);
     assert_eq!(lab.job_status(&job).0, "Running", "{}", lab.logs());
+    assert!(
+        metrics_report_failing(&lab, "store"),
+        "/metrics shows the read-only store and the work waiting for it:\n{}",
+        metrics(&lab)
+    );
     cluster.sql(&[
         "ALTER SYSTEM RESET default_transaction_read_only",
         "SELECT pg_reload_conf()",

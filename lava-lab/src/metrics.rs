@@ -8,8 +8,9 @@
 //! project's own Rust client, so escaping, `# TYPE`/`# HELP` lines and histogram buckets are
 //! the format's, not ours.
 
-use crate::error::{LabError, Result};
+use crate::error::{LabError, LabPart, Result};
 use crate::lab::Lab;
+use crate::status::LabStatus;
 use lava_core::model::{DeviceHealth, DeviceState, JobHealth, JobState, WorkerState};
 use lava_store::JobFilter;
 use prometheus_client::encoding::text::encode;
@@ -147,96 +148,167 @@ fn gauge_family<K: Ord>(
     family
 }
 
+/// The lab's state as read from the store for one `/metrics` answer.
+#[derive(Default)]
+struct StateCounts {
+    jobs: BTreeMap<(JobState, JobHealth), i64>,
+    queue: BTreeMap<String, i64>,
+    devices: BTreeMap<(DeviceState, DeviceHealth), i64>,
+    workers: BTreeMap<(&'static str, WorkerState), i64>,
+}
+
 impl Lab {
     /// The lab's counters, for the parts of the master that count.
     pub fn metrics(&self) -> &LabMetrics {
         &self.metrics
     }
 
-    /// Every metric in Prometheus' text format: the counters, and the lab's state read
-    /// from the store now (every job is read: jobs by state and health).
+    /// Every metric in Prometheus' text format: the counters, the master's own health
+    /// ([`Lab::status`]: which part is failing, what waits for it), and the lab's state
+    /// read from the store now (every job is read: jobs by state and health).
+    ///
+    /// A store that cannot be read does not make `/metrics` fail: the answer then reports
+    /// the store as failing and leaves the state gauges out, so that the one page a
+    /// monitoring system reads says what is wrong.
     pub async fn metrics_text(&self) -> Result<String> {
         let mut registry = Registry::default();
         self.metrics.register(&mut registry);
 
-        let jobs = self.store().jobs(&JobFilter::default()).await?;
-        let mut by_state: BTreeMap<(JobState, JobHealth), i64> = BTreeMap::new();
-        let mut queue: BTreeMap<String, i64> = BTreeMap::new();
-        for job in &jobs {
-            *by_state.entry((job.state, job.health)).or_default() += 1;
-            if job.state == JobState::Submitted {
-                let device_type = job.requested_device_type.clone().unwrap_or_default();
-                *queue.entry(device_type).or_default() += 1;
+        let mut status = self.status();
+        match self.state_counts().await {
+            Ok(counts) => register_state(&mut registry, counts),
+            Err(error) if error.is_transient() => {
+                // Shown as failing now, whether or not the daemon has met the failure yet.
+                status.failed(&error, self.now());
+                tracing::warn!("metrics without the lab's state: {error}");
             }
+            Err(error) => return Err(error),
         }
-        let device_types = self.device_types().await?;
-        for t in &device_types {
-            queue.entry(t.name.clone()).or_default();
-        }
-        registry.register(
-            "lava_jobs",
-            "Jobs by state and health",
-            gauge_family(by_state, |(s, h)| {
-                vec![
-                    ("state", s.name().to_owned()),
-                    ("health", h.name().to_owned()),
-                ]
-            }),
-        );
-        registry.register(
-            "lava_queue_depth",
-            "Submitted jobs waiting for a device, by requested device type",
-            gauge_family(queue, |t| vec![("device_type", t.clone())]),
-        );
-
-        let mut devices: BTreeMap<(DeviceState, DeviceHealth), i64> = BTreeMap::new();
-        for d in self.devices().await? {
-            *devices.entry((d.state, d.health)).or_default() += 1;
-        }
-        registry.register(
-            "lava_devices",
-            "Devices by state and health",
-            gauge_family(devices, |(s, h)| {
-                vec![
-                    ("state", s.name().to_owned()),
-                    ("health", h.name().to_owned()),
-                ]
-            }),
-        );
-
-        let mut workers: BTreeMap<(&'static str, WorkerState), i64> = BTreeMap::new();
-        for w in self.workers().await? {
-            let protocol = self.worker_protocol(&w.hostname).await?.name();
-            *workers.entry((protocol, w.state)).or_default() += 1;
-        }
-        let online: BTreeMap<&'static str, i64> =
-            workers
-                .iter()
-                .fold(BTreeMap::new(), |mut acc, ((p, s), n)| {
-                    *acc.entry(*p).or_default() += if *s == WorkerState::Online { *n } else { 0 };
-                    acc
-                });
-        registry.register(
-            "lava_workers",
-            "Workers by protocol and state",
-            gauge_family(workers, |(p, s)| {
-                vec![
-                    ("protocol", (*p).to_owned()),
-                    ("state", s.name().to_owned()),
-                ]
-            }),
-        );
-        registry.register(
-            "lava_workers_online",
-            "Workers online, by protocol",
-            gauge_family(online, |p| vec![("protocol", (*p).to_owned())]),
-        );
+        register_status(&mut registry, &status);
 
         let mut text = String::new();
         encode(&mut text, &registry)
             .map_err(|_| LabError::Invalid("the metrics could not be written".into()))?;
         Ok(text)
     }
+
+    async fn state_counts(&self) -> Result<StateCounts> {
+        let mut counts = StateCounts::default();
+        for job in &self.store().jobs(&JobFilter::default()).await? {
+            *counts.jobs.entry((job.state, job.health)).or_default() += 1;
+            if job.state == JobState::Submitted {
+                let device_type = job.requested_device_type.clone().unwrap_or_default();
+                *counts.queue.entry(device_type).or_default() += 1;
+            }
+        }
+        for t in &self.device_types().await? {
+            counts.queue.entry(t.name.clone()).or_default();
+        }
+        for d in self.devices().await? {
+            *counts.devices.entry((d.state, d.health)).or_default() += 1;
+        }
+        for w in self.workers().await? {
+            let protocol = self.worker_protocol(&w.hostname).await?.name();
+            *counts.workers.entry((protocol, w.state)).or_default() += 1;
+        }
+        Ok(counts)
+    }
+}
+
+fn register_state(registry: &mut Registry, counts: StateCounts) {
+    registry.register(
+        "lava_jobs",
+        "Jobs by state and health",
+        gauge_family(counts.jobs, |(s, h)| {
+            vec![
+                ("state", s.name().to_owned()),
+                ("health", h.name().to_owned()),
+            ]
+        }),
+    );
+    registry.register(
+        "lava_queue_depth",
+        "Submitted jobs waiting for a device, by requested device type",
+        gauge_family(counts.queue, |t| vec![("device_type", t.clone())]),
+    );
+    registry.register(
+        "lava_devices",
+        "Devices by state and health",
+        gauge_family(counts.devices, |(s, h)| {
+            vec![
+                ("state", s.name().to_owned()),
+                ("health", h.name().to_owned()),
+            ]
+        }),
+    );
+    let online: BTreeMap<&'static str, i64> =
+        counts
+            .workers
+            .iter()
+            .fold(BTreeMap::new(), |mut acc, ((p, s), n)| {
+                *acc.entry(*p).or_default() += if *s == WorkerState::Online { *n } else { 0 };
+                acc
+            });
+    registry.register(
+        "lava_workers",
+        "Workers by protocol and state",
+        gauge_family(counts.workers, |(p, s)| {
+            vec![
+                ("protocol", (*p).to_owned()),
+                ("state", s.name().to_owned()),
+            ]
+        }),
+    );
+    registry.register(
+        "lava_workers_online",
+        "Workers online, by protocol",
+        gauge_family(online, |p| vec![("protocol", (*p).to_owned())]),
+    );
+}
+
+/// The master's own health: a part (`store`, `disk`) failing or not, its failures in the
+/// current spell, and the changes and log records waiting for it.
+fn register_status(registry: &mut Registry, status: &LabStatus) {
+    let parts = [
+        (LabPart::Store, status.store.as_ref()),
+        (LabPart::Files, status.files.as_ref()),
+    ];
+    let failing: BTreeMap<LabPart, i64> = parts
+        .iter()
+        .map(|(part, failing)| (*part, i64::from(failing.is_some())))
+        .collect();
+    let failures: BTreeMap<LabPart, i64> = parts
+        .iter()
+        .map(|(part, failing)| {
+            let n = failing.map_or(0, |f| i64::try_from(f.failures).unwrap_or(i64::MAX));
+            (*part, n)
+        })
+        .collect();
+    registry.register(
+        "lava_master_failing",
+        "Whether a part of the lab is failing (1) or works (0): the store, the disk of job output",
+        gauge_family(failing, |p| vec![("part", p.to_string())]),
+    );
+    registry.register(
+        "lava_master_failures",
+        "Failures of a part of the lab since it started failing (0 while it works)",
+        gauge_family(failures, |p| vec![("part", p.to_string())]),
+    );
+    let pending = |n: usize| {
+        let gauge = Gauge::<i64>::default();
+        gauge.set(i64::try_from(n).unwrap_or(i64::MAX));
+        gauge
+    };
+    registry.register(
+        "lava_master_pending_operations",
+        "Changes the master will make once the store or the disk works again",
+        pending(status.pending_operations),
+    );
+    registry.register(
+        "lava_master_pending_log_records",
+        "Log records received and waiting to be written",
+        pending(status.pending_log_records),
+    );
 }
 
 #[cfg(test)]
@@ -264,6 +336,42 @@ mod tests {
             r#"lava_api_requests_total{method="scheduler.jobs.show",status="ok"} 1"#,
             "lava_scheduling_pass_seconds_count 1",
             "# EOF",
+        ] {
+            assert!(text.contains(expected), "{expected} missing from:\n{text}");
+        }
+        for healthy in [
+            r#"lava_master_failing{part="store"} 0"#,
+            r#"lava_master_failing{part="disk"} 0"#,
+            "lava_master_pending_operations 0",
+            "lava_master_pending_log_records 0",
+        ] {
+            assert!(text.contains(healthy), "{healthy} missing from:\n{text}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_master_health_it_published_is_in_the_metrics() {
+        let (_dir, lab) = lab().await;
+        let mut status = LabStatus::default();
+        let full = LabError::io(
+            "/srv/lava/job-output/job-7/output.yaml",
+            std::io::Error::other("No space left on device"),
+        );
+        for _ in 0..3 {
+            status.failed(&full, lab.now());
+        }
+        status.pending_operations = 4;
+        status.pending_log_records = 120;
+        lab.publish_status(&status);
+        let text = lab.metrics_text().await.unwrap();
+        for expected in [
+            r#"lava_master_failing{part="disk"} 1"#,
+            r#"lava_master_failures{part="disk"} 3"#,
+            r#"lava_master_failing{part="store"} 0"#,
+            "lava_master_pending_operations 4",
+            "lava_master_pending_log_records 120",
+            // The store works: the lab's state is there too.
+            r#"lava_queue_depth{device_type="shell"} 0"#,
         ] {
             assert!(text.contains(expected), "{expected} missing from:\n{text}");
         }

@@ -371,3 +371,36 @@ pub fn runs_exited(trace: &Path, job: &str) -> bool {
         .lines()
         .any(|l| l.starts_with("exit-") && l.split(' ').nth(1) == Some(job))
 }
+
+/// The master's `/metrics` text (HTTP GET on its API port); empty if it does not answer 200.
+pub fn metrics(lab: &crate::common::Lab) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(lab.http_addr()) else {
+        return String::new();
+    };
+    let request = format!(
+        "GET /metrics HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        lab.http_addr()
+    );
+    if stream.write_all(request.as_bytes()).is_err() {
+        return String::new();
+    }
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let raw = String::from_utf8_lossy(&raw);
+    match raw.split_once("\r\n\r\n") {
+        Some((head, body)) if head.starts_with("HTTP/1.1 200") => body.to_owned(),
+        _ => String::new(),
+    }
+}
+
+/// Whether `/metrics` says the lab's `part` (`store`, `disk`) is failing and work waits.
+pub fn metrics_report_failing(lab: &crate::common::Lab, part: &str) -> bool {
+    let text = metrics(lab);
+    let pending = text
+        .lines()
+        .find_map(|l| l.strip_prefix("lava_master_pending_operations "))
+        .and_then(|n| n.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    text.contains(&format!("lava_master_failing{{part=\"{part}\"}} 1")) && pending > 0
+}
