@@ -8,12 +8,16 @@
 //!   batch of n ordinary lines.
 //! - Log batches into the lab (`JobLogs::write`): n lines appended to a job's
 //!   `output.yaml`, as the master does for a burst on its log socket.
+//! - lava-worker's and lava-run's form bodies (`Form::parse`): n fields; and a log batch
+//!   of n records (`Form::parse`, then `LogBatch::from_form`, which splits the records).
 //! - Basic authentication headers (`lava_http::auth::parse_basic`), at n bytes.
 //!
 //! YAML (job definitions, 10^5 keys and items) is measured in `jobs.rs`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use lava_core::protocol::log::LogRecord;
+use lava_core::worker_http::batch::{join_records, LogBatch};
+use lava_core::worker_http::form::Form;
 use lava_http::codec::parse_method_call;
 use lava_lab::{JobLogs, Lab, LabConfig, LabPaths, NewDeviceType};
 use lava_store::MemoryStore;
@@ -21,6 +25,18 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 const SIZES: [usize; 2] = [10_000, 100_000];
+
+/// n ordinary log records, one line each, as lava-run writes a boot log.
+fn boot_log(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            format!(
+                "{{\"dt\": \"2026-12-06T23:00:00.{i:06}\", \"lvl\": \"target\", \
+                 \"msg\": \"line {i} of the boot log\"}}"
+            )
+        })
+        .collect()
+}
 
 fn xml_rpc(c: &mut Criterion) {
     let mut group = c.benchmark_group("untrusted_xml_rpc");
@@ -64,14 +80,7 @@ fn log_lines(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("mapping_keys", n), &line, |b, line| {
             b.iter(|| black_box(LogRecord::parse(line).is_ok()))
         });
-        let lines: Vec<String> = (0..n)
-            .map(|i| {
-                format!(
-                    "{{\"dt\": \"2026-12-06T23:00:00.{i:06}\", \"lvl\": \"target\", \
-                     \"msg\": \"line {i} of the boot log\"}}"
-                )
-            })
-            .collect();
+        let lines = boot_log(n);
         group.bench_with_input(BenchmarkId::new("lines", n), &lines, |b, lines| {
             b.iter(|| {
                 for line in lines {
@@ -92,14 +101,7 @@ fn log_batches(c: &mut Criterion) {
     group.sample_size(10);
     for n in SIZES {
         group.throughput(Throughput::Elements(n as u64));
-        let lines: Vec<String> = (0..n)
-            .map(|i| {
-                format!(
-                    "{{\"dt\": \"2026-12-06T23:00:00.{i:06}\", \"lvl\": \"target\", \
-                     \"msg\": \"line {i} of the boot log\"}}"
-                )
-            })
-            .collect();
+        let lines = boot_log(n);
         group.bench_with_input(BenchmarkId::new("job_log_write", n), &lines, |b, lines| {
             b.iter_batched(
                 || {
@@ -113,6 +115,9 @@ fn log_batches(c: &mut Criterion) {
                         lab.add_device_type(&NewDeviceType::named("qemu"))
                             .await
                             .expect("a device type");
+                        lava_benches::add_idle_device(&lab, "qemu01", "qemu")
+                            .await
+                            .expect("a device");
                         let job = "device_type: qemu\njob_name: t\nvisibility: public\n\
                                    timeouts:\n  job:\n    minutes: 5\nactions:\n- command:\n    name: x\n";
                         let id = lab.submit(job, "bob").await.expect("a job").ids[0];
@@ -136,6 +141,32 @@ fn log_batches(c: &mut Criterion) {
     group.finish();
 }
 
+fn worker_forms(c: &mut Criterion) {
+    let mut group = c.benchmark_group("untrusted_worker_forms");
+    group.sample_size(10);
+    for n in SIZES {
+        group.throughput(Throughput::Elements(n as u64));
+        // A form of n fields, percent-escapes in every value.
+        let body: String = (0..n)
+            .map(|i| format!("k{i}=v%20{i}"))
+            .collect::<Vec<_>>()
+            .join("&");
+        group.bench_with_input(BenchmarkId::new("form_fields", n), &body, |b, body| {
+            b.iter(|| black_box(Form::parse(body.as_bytes()).map(|f| f.fields().len())))
+        });
+        // lava-run's log batch of n records (it sends 1,000 at most), decoded and split.
+        let records = boot_log(n);
+        let body = Form::encode([("lines", join_records(&records).as_str()), ("index", "0")]);
+        group.bench_with_input(BenchmarkId::new("log_batch_lines", n), &body, |b, body| {
+            b.iter(|| {
+                let form = Form::parse(body.as_bytes()).expect("a form");
+                black_box(LogBatch::from_form(&form).map(|batch| batch.records.len()))
+            })
+        });
+    }
+    group.finish();
+}
+
 fn auth_headers(c: &mut Criterion) {
     let mut group = c.benchmark_group("untrusted_auth_header");
     for n in SIZES {
@@ -148,5 +179,12 @@ fn auth_headers(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, xml_rpc, log_lines, log_batches, auth_headers);
+criterion_group!(
+    benches,
+    xml_rpc,
+    log_lines,
+    log_batches,
+    worker_forms,
+    auth_headers
+);
 criterion_main!(benches);

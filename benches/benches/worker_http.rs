@@ -255,6 +255,9 @@ fn logs(c: &mut Criterion) {
             lab.add_device_type(&lava_lab::NewDeviceType::named("shell"))
                 .await
                 .expect("device type");
+            lava_benches::add_idle_device(lab, "shell01", "shell")
+                .await
+                .expect("device");
             for _ in 0..2 {
                 let id = lab.submit(JOB, "bench").await.expect("submit").ids[0];
                 let job = lab.job(id).await.expect("job");

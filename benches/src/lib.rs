@@ -312,3 +312,22 @@ pub fn typical_jobs() -> std::io::Result<Vec<String>> {
         .map(|f| std::fs::read_to_string(dir.join(f)))
         .collect()
 }
+
+/// Adds a device of `device_type` in Maintenance, attached to no worker: it lets jobs of
+/// the type be submitted (LAVA refuses a type with no device that is not Retired) and
+/// keeps them Submitted, so that a benchmark can feed them logs without a worker.
+pub async fn add_idle_device(
+    lab: &lava_lab::Lab,
+    hostname: &str,
+    device_type: &str,
+) -> Result<(), lava_lab::LabError> {
+    let device = lava_lab::NewDevice {
+        hostname: hostname.to_owned(),
+        device_type: device_type.to_owned(),
+        worker: None,
+        health: lava_core::model::DeviceHealth::Maintenance,
+        tags: BTreeSet::new(),
+        description: String::new(),
+    };
+    lab.add_device(&device, None).await.map(|_| ())
+}
