@@ -350,6 +350,45 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn metrics_answer_when_the_store_cannot_be_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("lab.sqlite");
+        let store = lava_store::SqliteStore::open(&db).unwrap();
+        let lab = Lab::new(
+            std::sync::Arc::new(store),
+            crate::LabConfig::new(crate::LabPaths::under(&dir.path().join("data"))),
+        )
+        .unwrap();
+        crate::testing::device_type(&lab, "shell").await;
+        assert!(lab
+            .metrics_text()
+            .await
+            .unwrap()
+            .contains("lava_queue_depth"));
+        // Another connection changes the database (so that the lab's connection must read
+        // it again), then the database and its write-ahead log are overwritten: every read
+        // now fails.
+        let other = rusqlite::Connection::open(&db).unwrap();
+        other
+            .execute_batch("CREATE TABLE metrics_test_marker (x INTEGER)")
+            .unwrap();
+        for file in [db.clone(), dir.path().join("lab.sqlite-wal")] {
+            let size = usize::try_from(std::fs::metadata(&file).unwrap().len()).unwrap();
+            std::fs::write(&file, vec![0x5a; size]).unwrap();
+        }
+        let err = LabError::from(lab.store().jobs(&JobFilter::default()).await.unwrap_err());
+        assert_eq!(err.failing_part(), Some(LabPart::Store), "{err}");
+        let text = lab.metrics_text().await.unwrap();
+        assert!(
+            text.contains(r#"lava_master_failing{part="store"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"lava_master_failures{part="store"} 1"#));
+        assert!(!text.contains("lava_queue_depth"), "{text}");
+        assert!(text.contains("lava_scheduling_pass_seconds_count 0"));
+    }
+
+    #[tokio::test]
     async fn the_master_health_it_published_is_in_the_metrics() {
         let (_dir, lab) = lab().await;
         let mut status = LabStatus::default();
