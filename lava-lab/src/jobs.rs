@@ -136,9 +136,16 @@ impl Lab {
     pub async fn submit(&self, text: &str, submitter: &str) -> Result<Submitted> {
         let now = self.now();
         let (jobs, multinode) = match job::parse_submission(text)? {
-            Submission::Legacy(legacy) => (vec![legacy.job(text, submitter, now)], false),
+            Submission::Legacy(legacy) => {
+                let job = legacy.job(text, submitter, now);
+                if let Some(device_type) = &job.requested_device_type {
+                    self.check_device_type_known(device_type).await?;
+                }
+                (vec![job], false)
+            }
             Submission::Pipeline(definition) => {
-                // Before the group is split: a refused group costs no sub-job rows.
+                // Before the group is split: a refused group costs no sub-job rows. This
+                // also checks every device type the sub-jobs will name.
                 self.check_devices_available(&definition, submitter).await?;
                 self.check_visibility(&definition).await?;
                 let group = self.random().uuid();
@@ -146,11 +153,6 @@ impl Lab {
                 (definition.jobs(text, submitter, now, &group)?, multinode)
             }
         };
-        for job in &jobs {
-            if let Some(device_type) = &job.requested_device_type {
-                self.check_device_type_known(device_type).await?;
-            }
-        }
         let ids = self.store().submit(&jobs).await?;
         tracing::info!(jobs = ?ids, submitter, "submitted");
         Ok(Submitted { ids, multinode })
@@ -677,6 +679,12 @@ mod tests {
             job.failure_comment.as_deref(),
             Some(lava_core::job::LEGACY_REASON)
         );
+        // Its device type must still be one the lab has.
+        let err = lab
+            .submit(&legacy.replace("\"shell\"", "\"nope\""), "bob")
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "Device type 'nope' is unavailable.");
     }
 
     #[tokio::test]
