@@ -8,7 +8,6 @@ use common::{shell_job, Lab, Proc};
 use lava_http::auth::basic_header;
 use lava_http::codec::{parse_response, write_method_call};
 use lava_http::{Fault, Value};
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::Command;
@@ -88,29 +87,12 @@ impl ApiLab {
 
     /// POSTs `body` to /RPC2: the HTTP status and the response body.
     fn post(&self, who: Option<&(String, String)>, body: &str) -> (u16, String) {
-        let mut stream = TcpStream::connect(self.http).expect("the API does not answer");
-        let mut head = format!(
-            "POST /RPC2 HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n",
-            self.http,
-            body.len()
-        );
-        if let Some((user, token)) = who {
-            head.push_str(&format!("Authorization: {}\r\n", basic_header(user, token)));
+        let authorization = who.map(|(user, token)| basic_header(user, token));
+        let mut headers = vec![("Content-Type", "text/xml")];
+        if let Some(authorization) = &authorization {
+            headers.push(("Authorization", authorization));
         }
-        head.push_str("\r\n");
-        stream.write_all(head.as_bytes()).expect("cannot send");
-        // The server may answer (and close) before reading a body it refuses.
-        let _ = stream.write_all(body.as_bytes());
-        let mut raw = Vec::new();
-        let _ = stream.read_to_end(&mut raw);
-        let raw = String::from_utf8_lossy(&raw);
-        let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP response");
-        let status = head
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .expect("a status line");
-        (status, body.to_owned())
+        common::http_request(&self.http.to_string(), "POST", "/RPC2", &headers, body)
     }
 
     fn call(

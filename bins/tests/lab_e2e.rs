@@ -19,20 +19,7 @@ fn start_slave(lab: &Lab, extra: &[&str]) -> Proc {
 }
 
 fn start_master(lab: &Lab, extra: &[&str]) -> Proc {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lava-master"));
-    command
-        .arg("--data-dir")
-        .arg(lab.data_dir())
-        .args([
-            "--master-socket",
-            &lab.master_url(),
-            "--log-socket",
-            &lab.log_url(),
-        ])
-        .args(["--http", &format!("127.0.0.1:{}", common::free_port())])
-        .args(["--level", "DEBUG"])
-        .args(extra);
-    Proc::start("lava-master", command, &lab.data_dir().join("master.log"))
+    lab.start_master_with(extra)
 }
 
 fn with_mode(definition: String, mode: &str) -> String {

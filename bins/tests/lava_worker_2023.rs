@@ -11,8 +11,7 @@
 mod common;
 mod slave_support;
 
-use common::{free_port, repo_root, shell_job, Lab, Proc};
-use std::io::{Read, Write};
+use common::{free_port, repo_root, shell_job, worker_request as request, Lab, Proc};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -193,32 +192,6 @@ fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
 
 fn count(text: &str, needle: &str) -> usize {
     text.lines().filter(|l| l.contains(needle)).count()
-}
-
-/// One raw HTTP request to the master: status and body.
-fn request(lab: &Lab, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(lab.http_addr()).expect("the master does not answer");
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-        lab.http_addr(),
-        body.len()
-    );
-    if let Some(token) = token {
-        head.push_str(&format!("LAVA-Token: {token}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).expect("cannot send");
-    let _ = stream.write_all(body.as_bytes());
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    let raw = String::from_utf8_lossy(&raw);
-    let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP response");
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("a status line");
-    (status, body.to_owned())
 }
 
 fn wait_master(lab: &Lab) {

@@ -6,24 +6,14 @@
 
 mod common;
 
-use common::{shell_job, Lab, Proc};
+use common::{shell_job, worker_request as request, Lab, Proc};
 use lava_core::worker_http::batch::join_records;
 use lava_core::worker_http::form::Form;
-use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn start_master(lab: &Lab, extra: &[&str]) -> Proc {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lava-master"));
-    command
-        .arg("--data-dir")
-        .arg(lab.data_dir())
-        .args(["--master-socket", &lab.master_url()])
-        .args(["--log-socket", &lab.log_url()])
-        .args(["--http", &lab.http_addr(), "--level", "DEBUG"])
-        .args(extra);
-    let master = Proc::start("lava-master", command, &lab.data_dir().join("master.log"));
+    let master = lab.start_master_with(extra);
     let deadline = Instant::now() + Duration::from_secs(20);
     // Ready once a ping is answered by the daemon (503 while it starts).
     loop {
@@ -43,31 +33,6 @@ fn start_master(lab: &Lab, extra: &[&str]) -> Proc {
         std::thread::sleep(Duration::from_millis(100));
     }
     master
-}
-
-fn request(lab: &Lab, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(lab.http_addr()).expect("the master does not answer");
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-        lab.http_addr(),
-        body.len()
-    );
-    if let Some(token) = token {
-        head.push_str(&format!("LAVA-Token: {token}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).expect("cannot send");
-    let _ = stream.write_all(body.as_bytes());
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    let raw = String::from_utf8_lossy(&raw);
-    let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP response");
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("a status line");
-    (status, body.to_owned())
 }
 
 fn json(body: &str) -> serde_json::Value {

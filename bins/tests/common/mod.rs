@@ -3,7 +3,8 @@
 
 #![allow(dead_code)]
 
-use std::net::TcpListener;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -162,8 +163,9 @@ impl Lab {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Starts lava-master on this lab.
-    pub fn start_master(&self) -> Proc {
+    /// The command that runs lava-master on this lab (its sockets, its HTTP address, its
+    /// store if one is set, DEBUG logs), with `extra` options after those.
+    pub fn master_command(&self, extra: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_lava-master"));
         command
             .arg("--data-dir")
@@ -176,7 +178,22 @@ impl Lab {
                 "--http",
                 &self.http_addr(),
             ])
-            .args(["--level", "DEBUG"]);
+            .args(["--level", "DEBUG"])
+            .args(extra);
+        if let Some(store) = &self.store {
+            command.args(["--store", store]);
+        }
+        command
+    }
+
+    /// Starts lava-master on this lab.
+    pub fn start_master(&self) -> Proc {
+        self.start_master_with(&[])
+    }
+
+    /// Starts lava-master on this lab with `extra` options.
+    pub fn start_master_with(&self, extra: &[&str]) -> Proc {
+        let command = self.master_command(extra);
         Proc::start("lava-master", command, &self.data_dir().join("master.log"))
     }
 
@@ -311,4 +328,54 @@ pub fn real_lava_slave() -> Option<(PathBuf, PathBuf)> {
             .unwrap_or_else(|| panic!("real-lava-slave-setup did not print {name}"))
     };
     Some((value("LAVA_SLAVE_PYTHON"), value("LAVA_SLAVE_SCRIPT")))
+}
+
+/// One HTTP/1.1 request to `addr` (`Connection: close`), `headers` after `Host`,
+/// `Connection` and `Content-Length`: the status and the body. Panics if nothing answers.
+pub fn http_request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    let mut stream =
+        TcpStream::connect(addr).unwrap_or_else(|e| panic!("nothing answers on {addr}: {e}"));
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).expect("cannot send");
+    // The server may answer (and close) before reading a body it refuses.
+    let _ = stream.write_all(body.as_bytes());
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let raw = String::from_utf8_lossy(&raw);
+    let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP response");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    (status, body.to_owned())
+}
+
+/// A request to the lab's master as lava-worker and lava-run send them: a form body and,
+/// when given, a `LAVA-Token`.
+pub fn worker_request(
+    lab: &Lab,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, String) {
+    let mut headers = vec![("Content-Type", "application/x-www-form-urlencoded")];
+    if let Some(token) = token {
+        headers.push(("LAVA-Token", token));
+    }
+    http_request(&lab.http_addr(), method, path, &headers, body)
 }

@@ -226,19 +226,7 @@ pub fn job_log(lab: &crate::common::Lab, id: &str) -> Vec<String> {
 /// Starts lava-master on `lab` with `extra` options (the PONG interval is 5 s, so that
 /// slaves notice a restarted master quickly).
 pub fn start_master(lab: &crate::common::Lab, extra: &[&str]) -> crate::common::Proc {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lava-master"));
-    command
-        .arg("--data-dir")
-        .arg(lab.data_dir())
-        .args(["--master-socket", &lab.master_url()])
-        .args(["--log-socket", &lab.log_url()])
-        .args(["--http", &lab.http_addr()])
-        .args(["--ping-interval", "5", "--level", "DEBUG"])
-        .args(extra);
-    if let Some(store) = &lab.store {
-        command.args(["--store", store]);
-    }
-    crate::common::Proc::start("lava-master", command, &lab.data_dir().join("master.log"))
+    lab.start_master_with(&[&["--ping-interval", "5"], extra].concat())
 }
 
 /// Starts the lava-rs slave with the lava-run test double, which traces its runs to
@@ -372,26 +360,12 @@ pub fn runs_exited(trace: &Path, job: &str) -> bool {
         .any(|l| l.starts_with("exit-") && l.split(' ').nth(1) == Some(job))
 }
 
-/// The master's `/metrics` text (HTTP GET on its API port); empty if it does not answer 200.
+/// The master's `/metrics` text (HTTP GET on its API port); fails the test unless it
+/// answers 200.
 pub fn metrics(lab: &crate::common::Lab) -> String {
-    use std::io::{Read, Write};
-    let Ok(mut stream) = std::net::TcpStream::connect(lab.http_addr()) else {
-        return String::new();
-    };
-    let request = format!(
-        "GET /metrics HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-        lab.http_addr()
-    );
-    if stream.write_all(request.as_bytes()).is_err() {
-        return String::new();
-    }
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    let raw = String::from_utf8_lossy(&raw);
-    match raw.split_once("\r\n\r\n") {
-        Some((head, body)) if head.starts_with("HTTP/1.1 200") => body.to_owned(),
-        _ => String::new(),
-    }
+    let (status, body) = crate::common::http_request(&lab.http_addr(), "GET", "/metrics", &[], "");
+    assert_eq!(status, 200, "/metrics: {body}");
+    body
 }
 
 /// Whether `/metrics` says the lab's `part` (`store`, `disk`) is failing and work waits.
